@@ -1,0 +1,213 @@
+"""The ``ctc-unet`` command line (one Typer app, verb subcommands).
+
+Heavy modules (numpy, torch, MONAI, ...) are imported inside the commands so that
+``ctc-unet --help`` stays fast. Errors caused by the user's input print one line and exit 1.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from ctc_unet import __version__
+from ctc_unet.errors import CtcUnetError
+
+logger = logging.getLogger(__name__)
+
+app = typer.Typer(
+    name="ctc-unet",
+    help="The original U-Net (Ronneberger et al., MICCAI 2015) for the Cell Tracking Challenge: "
+    "data, training, overlap-tile prediction, tracking, CTC evaluation and submissions.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Data root holding one folder per dataset (and challenge/). "
+                 "Default: $CTC_DATA_DIR, else the user cache folder (~/.cache/ctc-unet/data)."),
+]
+
+
+def user_errors(fn: F) -> F:
+    """Turn CtcUnetError (bad input) into a one-line message and exit code 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except CtcUnetError as exc:
+            typer.echo(f"Error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            typer.echo("Interrupted.", err=True)
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ctc-unet {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
+                                         help="More log output (debug messages).")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Set up logging for every command: rich at a terminal, plain lines in a batch job."""
+    from ctc_unet.logsetup import setup_logging
+
+    setup_logging(verbose=verbose, quiet=quiet)
+
+
+def _console():
+    from rich.console import Console
+
+    return Console()
+
+
+@app.command()
+@user_errors
+def datasets(data_dir: DataDirOption = None) -> None:
+    """List the known datasets, their aliases, and whether they are present locally."""
+    from rich.table import Table
+
+    from ctc_unet.download import is_present, resolve_data_dir
+    from ctc_unet.registry import DATASETS
+
+    root = resolve_data_dir(data_dir)
+    table = Table(title=f"Datasets (data root: {root})")
+    for col in ("name", "aliases", "training", "challenge"):
+        table.add_column(col)
+    for info in DATASETS:
+        present = is_present(info, root)
+        challenge = "-" if info.kind != "ctc" else ("yes" if is_present(info, root, True) else "no")
+        table.add_row(info.name, ", ".join(info.aliases), "yes" if present else "no", challenge)
+    _console().print(table)
+
+
+@app.command()
+@user_errors
+def download(
+    name: Annotated[str, typer.Argument(help="Dataset name or alias, e.g. DIC-HeLa.")],
+    challenge: Annotated[bool, typer.Option(
+        "--challenge", help="Get the challenge (test) sequences instead of the training set.")]
+    = False,
+    data_dir: DataDirOption = None,
+    mirror: Annotated[str | None, typer.Option(
+        "--mirror", help="Base URL of a mirror of the CTC data server "
+        "(default: $CTC_UNET_MIRROR, else http://data.celltrackingchallenge.net).")] = None,
+    keep_archive: Annotated[bool, typer.Option(
+        "--keep-archive", help="Keep the downloaded zip in <data-dir>/.archives.")] = False,
+) -> None:
+    """Download a CTC dataset from the official data server and extract it (safely)."""
+    from ctc_unet.download import download_dataset, resolve_data_dir
+    from ctc_unet.logsetup import is_interactive
+    from ctc_unet.registry import resolve
+
+    info = resolve(name)
+    path = download_dataset(info, resolve_data_dir(data_dir), challenge=challenge,
+                            base_url=mirror, progress=is_interactive(),
+                            keep_archive=keep_archive)
+    typer.echo(str(path))
+
+
+def _resolve_dataset_path(path: str, data_dir: Path | None) -> Path:
+    """A folder path, or a dataset name looked up under the data root."""
+    candidate = Path(path).expanduser()
+    if candidate.exists() or "/" in path or "\\" in path:
+        return candidate
+    from ctc_unet.download import dataset_dir, resolve_data_dir
+    from ctc_unet.errors import UnknownDatasetError
+    from ctc_unet.registry import resolve
+
+    try:
+        info = resolve(path)
+    except UnknownDatasetError:
+        return candidate  # reported as "folder not found" by the reader
+    return dataset_dir(info, resolve_data_dir(data_dir))
+
+
+def print_report(report) -> None:
+    """Render an inspection report as tables and warning lines."""
+    from rich.table import Table
+
+    console = _console()
+    console.print(f"{report.root}  [{report.kind}]", markup=False, soft_wrap=True)
+    if report.summary:
+        table = Table(show_header=False)
+        for key, value in report.summary.items():
+            table.add_row(key, value)
+        console.print(table)
+    if report.sequences:
+        table = Table()
+        for col in ("seq", "frames", "size", "dtype", "GT SEG", "TRA", "tracks (div.)", "ST"):
+            table.add_column(col)
+        for s in report.sequences:
+            table.add_row(s.name, f"{s.n_frames} ({s.first}-{s.last})",
+                          "x".join(map(str, s.shape)), s.dtype, str(len(s.gt_seg_frames)),
+                          str(s.gt_tra_frames),
+                          f"{s.n_tracks} ({s.n_divisions})" if s.n_tracks else "-",
+                          str(s.st_frames))
+        console.print(table)
+        for s in report.sequences:
+            if s.cells_per_gt:
+                cells = ", ".join(f"{t:0{s.digits}d} ({n})" for t, n in s.cells_per_gt.items())
+                console.print(f"{s.name} GT SEG frames (cells): {cells}", markup=False,
+                              highlight=False, soft_wrap=True)
+    for w in report.warnings:
+        console.print(f"warning: {w}", markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+@user_errors
+def inspect(
+    path: Annotated[str, typer.Argument(
+        help="Dataset folder (CTC training/challenge layout or ISBI 2012), or a dataset name "
+        "to look up under the data root.")],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Check a dataset folder and summarise it: sequences, frames, GT/ST, cells, problems."""
+    from ctc_unet.inspection import inspect_path
+
+    print_report(inspect_path(_resolve_dataset_path(path, data_dir)))
+
+
+@app.command()
+@user_errors
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the demo's data and runs.")]
+    = Path("ctc-unet-demo"),
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic data.")] = 0,
+) -> None:
+    """Run the main job on embedded synthetic data: generate a small CTC-format dataset
+    (2 sequences, touching and dividing cells) and inspect it."""
+    from ctc_unet.inspection import inspect_path
+    from ctc_unet.synthetic import write_synthetic_dataset
+
+    data = out / "data" / "Synthetic-C2DH"
+    if data.exists():
+        logger.info("using the synthetic dataset already at %s", data)
+    else:
+        write_synthetic_dataset(data, seed=seed)
+    print_report(inspect_path(data))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

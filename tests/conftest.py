@@ -1,0 +1,101 @@
+"""Shared fixtures: the synthetic dataset, and the real data in ../shared/data when present."""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+import zipfile
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pytest
+import tifffile
+
+from ctc_unet.synthetic import write_synthetic_dataset
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("CTC_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A synthetic CTC training dataset (2 sequences x 10 frames, 256x256), made once."""
+    return write_synthetic_dataset(tmp_path_factory.mktemp("syn") / "Synthetic-C2DH", seed=0)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data; tests that use it are skipped when it is absent."""
+    if not (SHARED_DATA / "DIC-C2DH-HeLa").is_dir():
+        pytest.skip(f"real data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+def _tif_bytes() -> bytes:
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, np.zeros((16, 16), np.uint8))
+    return buf.getvalue()
+
+
+def make_ctc_zip(path: Path, name: str, with_gt: bool = True, extra: dict | None = None) -> Path:
+    """A tiny archive laid out as the CTC server's: NAME/01/t000.tif, NAME/01_GT/..."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as zf:
+        for seq in ("01", "02"):
+            for t in range(2):
+                zf.writestr(f"{name}/{seq}/t{t:03d}.tif", _tif_bytes())
+            if with_gt:
+                zf.writestr(f"{name}/{seq}_GT/TRA/man_track.txt", "1 0 1 0\n")
+        for member, data in (extra or {}).items():
+            zf.writestr(member, data)
+    return path
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    truncate: ClassVar[set[str]] = set()
+
+    def log_message(self, *args) -> None:  # keep test output quiet
+        pass
+
+    def do_GET(self) -> None:
+        if self.path.lstrip("/") in self.truncate:
+            data = (Path(self.directory) / self.path.lstrip("/")).read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])  # connection closes early
+            return
+        super().do_GET()
+
+
+@pytest.fixture
+def server(tmp_path):
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = type("H", (_Handler,), {"truncate": set()})
+
+    def factory(*args, **kwargs):
+        return handler(*args, directory=str(root), **kwargs)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), factory)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", root, handler
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def write_isbi(root: Path, labels: np.ndarray | None = None) -> Path:
+    """A small ISBI 2012-style folder (3 slices of 32x32)."""
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    volume = rng.integers(0, 255, (3, 32, 32), dtype=np.uint8)
+    if labels is None:
+        labels = np.where(rng.random((3, 32, 32)) > 0.2, 255, 0).astype(np.uint8)
+    for name, data in (("train-volume", volume), ("train-labels", labels),
+                       ("test-volume", volume)):
+        tifffile.imwrite(root / f"{name}.tif", data, photometric="minisblack")
+    return root
