@@ -188,6 +188,93 @@ def inspect(
     print_report(inspect_path(_resolve_dataset_path(path, data_dir)))
 
 
+def _config_name(root: Path) -> str | None:
+    """The registry name of a dataset folder (selects configs/<name>.yaml), if it has one."""
+    from ctc_unet.errors import UnknownDatasetError
+    from ctc_unet.registry import resolve
+
+    try:
+        return resolve(root.name).name
+    except UnknownDatasetError:
+        return None
+
+
+@app.command()
+@user_errors
+def targets(
+    dataset: Annotated[str, typer.Argument(
+        help="Dataset folder (CTC training layout or ISBI 2012) or dataset name.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the PNGs.")],
+    sequence: Annotated[str, typer.Option("--sequence", help="Sequence of the frame.")] = "01",
+    frame: Annotated[int | None, typer.Option(
+        "--frame", help="Frame (or ISBI slice) index; default: the first annotated frame.")]
+    = None,
+    source: Annotated[str | None, typer.Option(
+        "--source", help="Annotation source: GT, ST or GT+ST (default: from the config).")]
+    = None,
+    config: Annotated[Path | None, typer.Option(
+        "--config", help="YAML file merged over the dataset's configuration.")] = None,
+    samples: Annotated[int, typer.Option("--samples", min=0, max=32,
+                                         help="Number of augmented samples to draw.")] = 3,
+    tile: Annotated[int, typer.Option("--tile", help="Network input tile size (px).")] = 572,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the augmentation.")] = 0,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Write the training targets of one frame as PNGs, like the paper's Fig. 3: raw image,
+    annotation overlay, 2-class target with separation borders, weight map, and augmented
+    samples (elastic deformation, rotation, flips, gray values) cut to the output window."""
+    import numpy as np
+
+    from ctc_unet.augment import make_augmentation
+    from ctc_unet.config import load_config
+    from ctc_unet.geometry import output_size
+    from ctc_unet.plots import target_figures
+    from ctc_unet.targets import make_targets
+
+    root = _resolve_dataset_path(dataset, data_dir)
+    overrides = {"targets": {"source": source}} if source else None
+    cfg = load_config(_config_name(root), config, overrides)
+    out_size = output_size(tile)
+    fr = _annotated_frame(root, sequence, frame, cfg)
+    target, weights = make_targets(fr.labels, cfg.targets, fr.ignore)
+    aug = make_augmentation(cfg.augment, tile, out_size, seed=seed)
+    draws = [aug({"image": fr.image[None], "label": target[None].astype(np.float32),
+                  "weight": weights[None]}) for _ in range(samples)]
+    title = f"{root.name} {fr.ref.sequence} t={fr.ref.t} ({fr.ref.source})"
+    paths = target_figures(fr.image, fr.labels, target, weights, fr.ignore, draws, out, title)
+    n_cells = len(np.unique(fr.labels)) - 1
+    ignored = 0 if fr.ignore is None else int(fr.ignore.sum())
+    logger.info("%s: %d cells, %d border px, weights %.2f..%.2f, %d ignored px", title, n_cells,
+                int(((fr.labels > 0) & (target == 0)).sum()), float(weights.min()),
+                float(weights.max()), ignored)
+    for p in paths:
+        typer.echo(str(p))
+
+
+def _annotated_frame(root: Path, sequence: str, frame: int | None, cfg):
+    """The annotated frame that ``targets`` shows (CTC frame or ISBI slice)."""
+    from ctc_unet.dataio import open_ctc_dataset
+    from ctc_unet.errors import DataError
+    from ctc_unet.isbi import is_isbi_folder, read_isbi2012
+    from ctc_unet.samples import isbi_frames, load_frame, training_frames
+
+    if is_isbi_folder(root):
+        data = read_isbi2012(root)
+        z = 0 if frame is None else frame
+        if not 0 <= z < data.train_volume.shape[0]:
+            raise DataError(f"{root}: slice {z} out of range 0..{data.train_volume.shape[0] - 1}")
+        return isbi_frames(data, [z])[0]
+    ds = open_ctc_dataset(root)
+    annotated = training_frames(ds, cfg.targets.source, [sequence])
+    refs = annotated if frame is None else [r for r in annotated if r.t == frame]
+    if not refs:
+        more = " ..." if len(annotated) > 12 else ""
+        listed = ", ".join(str(r.t) for r in annotated[:12]) + more
+        raise DataError(f"{root}: sequence {sequence} frame {frame} has no "
+                        f"{cfg.targets.source} annotation (annotated: {listed})")
+    return load_frame(ds, refs[0], cfg.targets)
+
+
 @app.command()
 @user_errors
 def demo(

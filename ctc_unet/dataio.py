@@ -274,7 +274,7 @@ def res_folder(out_root: Path, sequence: str) -> Path:
     return Path(out_root) / f"{sequence}_RES"
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     os.close(fd)
@@ -299,12 +299,12 @@ def write_mask(res_dir: Path, t: int, mask: np.ndarray, digits: int) -> Path:
 def write_tracks(path: Path, records: Iterable[TrackRecord]) -> Path:
     """Write a ``man_track.txt`` / ``res_track.txt`` file atomically."""
     text = format_tracks(records)
-    _atomic_write(Path(path), lambda p: p.write_text(text))
+    atomic_write(Path(path), lambda p: p.write_text(text))
     return Path(path)
 
 
 def write_label_tiff(path: Path, labels: np.ndarray) -> Path:
     """Write a uint16 label TIFF atomically (GT, ST or result masks)."""
-    _atomic_write(Path(path), lambda p: tifffile.imwrite(p, np.asarray(labels, np.uint16),
+    atomic_write(Path(path), lambda p: tifffile.imwrite(p, np.asarray(labels, np.uint16),
                                                          compression="zlib"))
     return Path(path)

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from ctc_unet.cli import app
 
 runner = CliRunner()
-COMMANDS = ["datasets", "download", "inspect", "demo"]
+COMMANDS = ["datasets", "download", "inspect", "targets", "demo"]
 
 
 def run(*args: str, **kwargs):
@@ -157,3 +157,37 @@ def test_error_download_unreachable_server(tmp_path):
                  "http://127.0.0.1:9")
     assert_one_line_error(result, "download failed")
     assert not (tmp_path / "Fluo-N2DH-GOWT1").exists()
+
+
+def test_targets_writes_figure_3_pngs(synthetic_root, tmp_path):
+    out = tmp_path / "fig"
+    result = run("targets", str(synthetic_root), "--frame", "4", "--out", str(out),
+                 "--samples", "2", "--tile", "188")
+    assert result.exit_code == 0, result.output
+    names = {p.name for p in out.glob("*.png")}
+    assert names == {"raw.png", "gt_overlay.png", "target.png", "weights.png", "overview.png",
+                     "augmented_1.png", "augmented_2.png"}
+    assert all(p.stat().st_size > 1000 for p in out.glob("*.png"))
+    assert not list(out.glob(".*"))  # no temporary files left
+
+
+def test_targets_from_silver_truth_and_isbi(synthetic_root, tmp_path):
+    result = run("targets", str(synthetic_root), "--source", "ST", "--frame", "5", "--out",
+                 str(tmp_path / "st"), "--samples", "0")
+    assert result.exit_code == 0, result.output
+    result = run("targets", str(write_isbi(tmp_path / "isbi")), "--frame", "2", "--out",
+                 str(tmp_path / "em"), "--samples", "1", "--tile", "188")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "em" / "augmented_1.png").is_file()
+
+
+def test_error_targets_frame_without_annotation(synthetic_root, tmp_path):
+    result = run("targets", str(synthetic_root), "--frame", "5", "--out", str(tmp_path / "o"))
+    assert_one_line_error(result, "frame 5 has no GT annotation", "1, 4, 7")
+
+
+def test_error_targets_bad_source_and_tile(synthetic_root, tmp_path):
+    assert_one_line_error(run("targets", str(synthetic_root), "--source", "gold", "--out",
+                              str(tmp_path)), "must be one of GT, ST, GT+ST")
+    assert_one_line_error(run("targets", str(synthetic_root), "--tile", "570", "--out",
+                              str(tmp_path)), "tile size 570", "572")

@@ -1,0 +1,225 @@
+"""Typed, frozen configuration parsed from YAML (``configs/defaults.yaml`` and per-dataset files).
+
+A dataset's configuration is ``defaults.yaml`` with ``<DATASET>.yaml`` merged over it (and then
+any ``--config FILE``). Unknown keys and wrong types are rejected with a message that names the
+file and the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from ctc_unet.errors import CtcUnetError
+
+
+class ConfigError(CtcUnetError):
+    """A configuration file or value that is not valid."""
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    """Training targets (paper section 3): separation borders and the weight map."""
+
+    source: Literal["GT", "ST", "GT+ST"] = "GT"
+    border_width: int = 2  # px of background put between touching cells (0 = none)
+    w0: float = 10.0
+    sigma: float = 5.0
+    class_balance: bool = True  # w_c = N / (K n_c) over the taught pixels
+    ignore_unannotated: bool = True  # weight 0 around tracked cells that have no GT mask
+    ignore_margin: int = 5  # px added around an unannotated cell's estimated extent
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Data augmentation (paper section 3.1): elastic deformation, shift, rotation, flips,
+    gray-value changes. Probabilities in [0, 1]."""
+
+    elastic_prob: float = 1.0
+    elastic_grid: int = 3  # coarse grid points per axis
+    elastic_std: float = 10.0  # px, std of the grid displacements
+    shift: bool = True  # random tile position (else the tile is centred on the frame)
+    rotate_prob: float = 0.5
+    rotate_range: float = 180.0  # degrees, uniform in [-range, range]
+    rot90_prob: float = 0.5
+    flip_prob: float = 0.5
+    image_interp: Literal["bicubic", "bilinear"] = "bicubic"
+    contrast_prob: float = 0.3
+    contrast_range: tuple[float, float] = (0.75, 1.25)  # intensity scale factor
+    brightness_prob: float = 0.3
+    brightness_range: tuple[float, float] = (-0.1, 0.1)  # shift, in normalized units
+    gamma_prob: float = 0.3
+    gamma_range: tuple[float, float] = (0.7, 1.5)
+    noise_prob: float = 0.2
+    noise_std: float = 0.03
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything that describes a run; sections grow with the pipeline."""
+
+    dataset: str = ""
+    targets: TargetConfig = field(default_factory=TargetConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _convert(value: Any, tp: Any, where: str) -> Any:
+    """Check ``value`` against the annotation ``tp`` and convert it (lists -> tuples,
+    mappings -> dataclasses)."""
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return _build(tp, value, where)
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if value not in choices:
+            raise ConfigError(f"{where}: must be one of {', '.join(map(str, choices))}; "
+                              f"got {value!r}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        errors = []
+        for arg in typing.get_args(tp):
+            if arg is type(None) and value is None:
+                return None
+            try:
+                return _convert(value, arg, where)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0])
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if not isinstance(value, list | tuple) or len(value) != len(args):
+            raise ConfigError(f"{where}: expected a list of {len(args)} values, got {value!r}")
+        return tuple(_convert(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args,
+                                                                                      strict=True)))
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"{where}: unsupported type {_type_name(tp)}")  # pragma: no cover
+
+
+def _build(cls: type, data: dict[str, Any], where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = [k for k in data if k not in names]
+    if unknown:
+        import difflib
+
+        key = unknown[0]
+        close = difflib.get_close_matches(str(key), names, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(names)})"
+        raise ConfigError(f"{where}: unknown key {key!r}{hint}")
+    kwargs = {k: _convert(v, hints[k], f"{where}.{k}") for k, v in data.items()}
+    obj = cls(**kwargs)
+    _check_ranges(obj, where)
+    return obj
+
+
+def _check_ranges(obj: Any, where: str) -> None:
+    for f in dataclasses.fields(obj):
+        v = getattr(obj, f.name)
+        if f.name.endswith("_prob") and not 0.0 <= v <= 1.0:
+            raise ConfigError(f"{where}.{f.name}: a probability must lie in [0, 1], got {v}")
+        if isinstance(v, int | float) and not isinstance(v, bool) and v < 0 and (
+                not f.name.endswith("_range")):
+            raise ConfigError(f"{where}.{f.name}: must not be negative, got {v}")
+
+
+def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Recursive dict merge: ``over`` wins; nested mappings are merged key by key."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """A YAML mapping from ``path``; ConfigError when missing, malformed or not a mapping."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: configuration file not found")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"{path}: not valid YAML ({first})") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def config_dir() -> Path:
+    """The folder of the shipped YAML files (``configs/`` of the source tree)."""
+    return Path(__file__).resolve().parent / "configs"
+
+
+def from_dict(data: dict[str, Any], where: str = "config") -> Config:
+    """Build a validated Config from a plain mapping."""
+    return _build(Config, data, where)
+
+
+def load_config(dataset: str | None = None, extra: Path | None = None,
+                overrides: dict[str, Any] | None = None) -> Config:
+    """``defaults.yaml``, then ``<dataset>.yaml`` if shipped, then ``extra``, then
+    ``overrides`` (a nested mapping), validated at each step so errors name their file."""
+    folder = config_dir()
+    layers: list[tuple[str, dict[str, Any]]] = [(str(folder / "defaults.yaml"),
+                                                 read_yaml(folder / "defaults.yaml"))]
+    if dataset:
+        own = folder / f"{dataset}.yaml"
+        if own.is_file():
+            layers.append((str(own), read_yaml(own)))
+        layers.append(("dataset", {"dataset": dataset}))
+    if extra is not None:
+        layers.append((str(extra), read_yaml(extra)))
+    if overrides:
+        layers.append(("overrides", overrides))
+    merged: dict[str, Any] = {}
+    for where, layer in layers:
+        _build(Config, layer, where)  # each layer alone must use known keys and types
+        merged = merge(merged, layer)
+    return from_dict(merged, "config")
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """Plain mapping of a config (tuples as lists), suitable for YAML."""
+    def plain(v: Any) -> Any:
+        if isinstance(v, tuple):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return v
+    return plain(dataclasses.asdict(cfg))
+
+
+def dump_config(cfg: Config, path: Path) -> Path:
+    """Write the resolved config as YAML (atomically)."""
+    from ctc_unet.dataio import atomic_write
+
+    text = yaml.safe_dump(to_dict(cfg), sort_keys=False)
+    atomic_write(Path(path), lambda p: p.write_text(text))
+    return Path(path)

@@ -1,0 +1,113 @@
+"""Pictures for checking by eye: training targets in the style of the paper's Fig. 3.
+
+All figures are written with matplotlib's Agg backend, each PNG atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from skimage.color import label2rgb
+from skimage.segmentation import find_boundaries
+
+from ctc_unet.dataio import atomic_write
+
+logger = logging.getLogger(__name__)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path: Path, dpi: int = 100) -> Path:
+    """Save a matplotlib figure to ``path`` atomically and close it."""
+    atomic_write(Path(path), lambda p: fig.savefig(p, format="png", dpi=dpi,
+                                                   bbox_inches="tight"))
+    _pyplot().close(fig)
+    return Path(path)
+
+
+def overlay(image: np.ndarray, labels: np.ndarray, ignore: np.ndarray | None = None
+            ) -> np.ndarray:
+    """RGB (H, W, 3) of a gray image with coloured instances, white contours, and ignored
+    pixels tinted gray."""
+    img = np.clip(image, 0, 1)
+    rgb = label2rgb(labels, img, alpha=0.3, bg_label=0, bg_color=None, kind="overlay")
+    rgb[find_boundaries(labels, mode="inner")] = (1.0, 1.0, 1.0)
+    if ignore is not None:
+        rgb[ignore] = 0.5 * rgb[ignore] + 0.5 * np.array([0.6, 0.6, 0.6])
+    return rgb
+
+
+def _panel(ax, data, title: str, **kwargs) -> None:
+    im = ax.imshow(data, interpolation="nearest", **kwargs)
+    ax.set_title(title, fontsize=10)
+    ax.set_axis_off()
+    return im
+
+
+def target_figures(
+    image: np.ndarray,
+    labels: np.ndarray,
+    target: np.ndarray,
+    weights: np.ndarray,
+    ignore: np.ndarray | None,
+    samples: Sequence[dict[str, np.ndarray]],
+    out_dir: Path,
+    title: str = "",
+) -> list[Path]:
+    """Write raw, GT overlay, 2-class target, weight map, an overview of the four (like the
+    paper's Fig. 3) and one PNG per augmented sample. Returns the written paths.
+
+    image: (H, W) float in about [0, 1]; labels: (H, W) instances; target: (H, W) 0/1;
+    weights: (H, W); samples: dicts of (tile, tile) ``image`` and (out, out) ``label`` /
+    ``weight`` arrays.
+    """
+    plt = _pyplot()
+    out_dir = Path(out_dir)
+    written: list[Path] = []
+    shown_target = target.astype(np.float32)
+    if ignore is not None:
+        shown_target[ignore] = 0.5
+    panels = [
+        ("raw", "raw image", np.clip(image, 0, 1), {"cmap": "gray"}),
+        ("gt_overlay", "annotation (gray: ignored)", overlay(image, labels, ignore), {}),
+        ("target", "target: cells, background + borders", shown_target,
+         {"cmap": "gray", "vmin": 0, "vmax": 1}),
+        ("weights", "weight map", weights, {"cmap": "jet"}),
+    ]
+    for name, label, data, kw in panels:
+        fig, ax = plt.subplots(figsize=(6, 6))
+        im = _panel(ax, data, f"{title} {label}".strip(), **kw)
+        if name == "weights":
+            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+        written.append(save_figure(fig, out_dir / f"{name}.png"))
+    fig, axes = plt.subplots(1, 4, figsize=(20, 5.4))
+    for ax, (name, label, data, kw) in zip(axes, panels, strict=True):
+        im = _panel(ax, data, label, **kw)
+        if name == "weights":
+            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    fig.suptitle(title)
+    written.append(save_figure(fig, out_dir / "overview.png"))
+
+    for k, s in enumerate(samples):
+        img, lab, w = (np.asarray(s[key]).squeeze() for key in ("image", "label", "weight"))
+        m = (img.shape[0] - lab.shape[0]) // 2
+        fig, axes = plt.subplots(1, 3, figsize=(15, 5.4))
+        _panel(axes[0], img, f"augmented tile {img.shape[0]} px", cmap="gray")
+        axes[0].add_patch(plt.Rectangle((m - 0.5, m - 0.5), lab.shape[1], lab.shape[0],
+                                        fill=False, edgecolor="yellow", linewidth=1.5))
+        _panel(axes[1], lab, f"target, output window {lab.shape[0]} px", cmap="gray",
+               vmin=0, vmax=1)
+        im = _panel(axes[2], w, "weights", cmap="jet")
+        fig.colorbar(im, ax=axes[2], fraction=0.046, pad=0.04)
+        written.append(save_figure(fig, out_dir / f"augmented_{k + 1}.png"))
+    return written

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from typer.testing import CliRunner
+
+from ctc_unet.cli import app
+from ctc_unet.config import (
+    Config,
+    ConfigError,
+    TargetConfig,
+    dump_config,
+    from_dict,
+    load_config,
+    read_yaml,
+)
+
+
+def test_defaults_follow_the_paper():
+    cfg = load_config()
+    assert (cfg.targets.w0, cfg.targets.sigma) == (10.0, 5.0)
+    assert (cfg.augment.elastic_grid, cfg.augment.elastic_std) == (3, 10.0)
+    assert cfg.augment.image_interp == "bicubic"
+
+
+def test_dataset_file_overrides_defaults():
+    cfg = load_config("ISBI2012")
+    assert cfg.dataset == "ISBI2012"
+    assert cfg.targets.w0 == 0.0 and cfg.targets.border_width == 0
+    assert cfg.augment.elastic_std == 10.0  # inherited
+
+
+def test_config_is_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        load_config().targets.w0 = 3.0  # type: ignore[misc]
+
+
+def test_extra_file_and_overrides(tmp_path):
+    extra = tmp_path / "mine.yaml"
+    extra.write_text("targets:\n  sigma: 3\naugment:\n  gamma_range: [0.8, 1.2]\n")
+    cfg = load_config("DIC-C2DH-HeLa", extra, {"targets": {"source": "ST"}})
+    assert cfg.targets.sigma == 3.0 and isinstance(cfg.targets.sigma, float)
+    assert cfg.augment.gamma_range == (0.8, 1.2)
+    assert cfg.targets.source == "ST"
+
+
+@pytest.mark.parametrize(("text", "msg"), [
+    ("targets:\n  sigmma: 3\n", r"unknown key 'sigmma'; did you mean 'sigma'"),
+    ("targetz:\n  sigma: 3\n", r"unknown key 'targetz'"),
+    ("targets:\n  sigma: five\n", r"targets.sigma: expected a number"),
+    ("targets:\n  source: silver\n", r"must be one of GT, ST, GT\+ST"),
+    ("augment:\n  flip_prob: 1.5\n", r"probability must lie in \[0, 1\]"),
+    ("augment:\n  gamma_range: [1]\n", r"expected a list of 2 values"),
+    ("targets:\n  class_balance: 1\n", r"expected true or false"),
+    ("targets:\n  border_width: -1\n", r"must not be negative"),
+    ("- just a list\n", r"mapping at the top level"),
+    ("targets: [unclosed\n", r"not valid YAML"),
+])
+def test_bad_config_files_are_rejected_with_file_and_key(tmp_path, text, msg):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=msg) as err:
+        load_config(None, path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_roundtrip_through_yaml(tmp_path):
+    cfg = load_config("DIC-C2DH-HeLa")
+    path = dump_config(cfg, tmp_path / "config.yaml")
+    assert from_dict(read_yaml(path)) == cfg
+
+
+def test_from_dict_defaults():
+    assert from_dict({}) == Config()
+    assert from_dict({"targets": {"w0": 5}}).targets == TargetConfig(w0=5.0)
+
+
+def test_cli_reports_a_bad_config_in_one_line(synthetic_root, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("targets:\n  wo: 3\n")
+    result = CliRunner().invoke(app, ["targets", str(synthetic_root), "--out",
+                                      str(tmp_path / "out"), "--config", str(bad)])
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: ")
+    assert "unknown key 'wo'" in result.stderr and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
