@@ -127,20 +127,33 @@ def download(
     typer.echo(str(path))
 
 
-def _resolve_dataset_path(path: str, data_dir: Path | None) -> Path:
-    """A folder path, or a dataset name looked up under the data root."""
-    candidate = Path(path).expanduser()
-    if candidate.exists() or "/" in path or "\\" in path:
-        return candidate
-    from ctc_unet.download import dataset_dir, resolve_data_dir
+def resolve_dataset(name: str, data_dir: Path | None, download: bool = False
+                    ) -> tuple[Path, str | None]:
+    """The dataset folder for NAME and the registry name that selects its config.
+
+    NAME is a folder (used as given) or a dataset name or alias, looked up under the data
+    root and, with ``download``, fetched when missing.
+    """
+    candidate = Path(name).expanduser()
+    if candidate.exists() or "/" in name or "\\" in name:
+        return candidate, config_name(candidate)
+    from ctc_unet.download import dataset_dir, download_dataset, is_present, resolve_data_dir
     from ctc_unet.errors import UnknownDatasetError
     from ctc_unet.registry import resolve
 
     try:
-        info = resolve(path)
+        info = resolve(name)
     except UnknownDatasetError:
-        return candidate  # reported as "folder not found" by the reader
-    return dataset_dir(info, resolve_data_dir(data_dir))
+        if download:
+            raise
+        return candidate, None  # the reader reports "folder not found"
+    root = resolve_data_dir(data_dir)
+    if download and not is_present(info, root):
+        from ctc_unet.logsetup import is_interactive
+
+        logger.info("%s not found under %s; downloading it", info.name, root)
+        download_dataset(info, root, progress=is_interactive())
+    return dataset_dir(info, root), info.name
 
 
 def print_report(report) -> None:
@@ -185,10 +198,10 @@ def inspect(
     """Check a dataset folder and summarise it: sequences, frames, GT/ST, cells, problems."""
     from ctc_unet.inspection import inspect_path
 
-    print_report(inspect_path(_resolve_dataset_path(path, data_dir)))
+    print_report(inspect_path(resolve_dataset(path, data_dir)[0]))
 
 
-def _config_name(root: Path) -> str | None:
+def config_name(root: Path) -> str | None:
     """The registry name of a dataset folder (selects configs/<name>.yaml), if it has one."""
     from ctc_unet.errors import UnknownDatasetError
     from ctc_unet.registry import resolve
@@ -231,9 +244,9 @@ def targets(
     from ctc_unet.plots import target_figures
     from ctc_unet.targets import make_targets
 
-    root = _resolve_dataset_path(dataset, data_dir)
+    root, name = resolve_dataset(dataset, data_dir)
     overrides = {"targets": {"source": source}} if source else None
-    cfg = load_config(_config_name(root), config, overrides)
+    cfg = load_config(name, config, overrides)
     out_size = output_size(tile)
     fr = _annotated_frame(root, sequence, frame, cfg)
     target, weights = make_targets(fr.labels, cfg.targets, fr.ignore)
@@ -298,3 +311,7 @@ def demo(
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+# Commands defined in other modules register themselves on ``app`` when imported.
+from ctc_unet import cli_train  # noqa: E402, F401

@@ -61,12 +61,78 @@ class AugmentConfig:
 
 
 @dataclass(frozen=True)
+class ModelConfig:
+    """The network (paper Fig. 1): depth 4 and 64 base channels give 23 conv layers."""
+
+    in_channels: int = 1
+    n_classes: int = 2
+    base_channels: int = 64
+    depth: int = 4
+    dropout: float = 0.5
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """Which annotated frames train and which validate.
+
+    Validation frames are GT frames: the sequences in ``val_sequences``, else ``val_frames``
+    of the training sequences, else a ``val_fraction`` of their GT frames (spread over time).
+    A validation frame is never trained on, neither as GT nor as ST.
+    """
+
+    train_sequences: tuple[str, ...] = ()  # empty: every sequence with annotations
+    val_sequences: tuple[str, ...] = ()
+    val_frames: tuple[int, ...] = ()
+    val_fraction: float = 0.2
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation (paper section 3): SGD with high momentum, batch 1, large tiles."""
+
+    tile_size: int = 572
+    iterations: int = 20000
+    lr: float = 0.01
+    momentum: float = 0.99
+    weight_decay: float = 0.0
+    lr_schedule: Literal["constant", "poly", "step", "cosine"] = "constant"
+    lr_power: float = 0.9  # poly
+    lr_step: int = 5000  # step: every lr_step iterations ...
+    lr_gamma: float = 0.1  # ... multiply by lr_gamma
+    warmup_iterations: int = 0
+    grad_clip: float = 0.0  # max gradient norm; 0 = off
+    seed: int = 0
+    log_every: int = 50
+    val_every: int = 500
+    checkpoint_every: int = 500
+    num_workers: int = 2
+    amp: Literal["none", "bf16", "fp16"] = "none"  # CUDA only
+    channels_last: bool = False  # CUDA only
+    deterministic: bool = False
+
+
+@dataclass(frozen=True)
+class PostprocessConfig:
+    """Instances from the cell probability (paper: borders keep touching cells apart)."""
+
+    threshold: float = 0.5
+    min_size: int = 30  # px; smaller components are dropped
+    fill_holes: bool = True
+    restore_borders: bool = True  # give separation-border pixels back to adjacent cells
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything that describes a run; sections grow with the pipeline."""
 
     dataset: str = ""
+    profile: str = ""
     targets: TargetConfig = field(default_factory=TargetConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
 
 
 def _type_name(tp: Any) -> str:
@@ -97,6 +163,14 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
             except ConfigError as exc:
                 errors.append(str(exc))
         raise ConfigError(errors[0])
+    if origin is tuple and len(typing.get_args(tp)) == 2 and typing.get_args(tp)[1] is ...:
+        item = typing.get_args(tp)[0]
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        if item is str:  # YAML reads 01 as 1: keep sequence names as written
+            value = [f"{v:02d}" if isinstance(v, int) and not isinstance(v, bool) else v
+                     for v in value]
+        return tuple(_convert(v, item, f"{where}[{i}]") for i, v in enumerate(value))
     if origin is tuple:
         args = typing.get_args(tp)
         if not isinstance(value, list | tuple) or len(value) != len(args):
@@ -142,7 +216,7 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
 def _check_ranges(obj: Any, where: str) -> None:
     for f in dataclasses.fields(obj):
         v = getattr(obj, f.name)
-        if f.name.endswith("_prob") and not 0.0 <= v <= 1.0:
+        if (f.name.endswith("_prob") or f.name.endswith("_fraction")) and not 0.0 <= v <= 1.0:
             raise ConfigError(f"{where}.{f.name}: a probability must lie in [0, 1], got {v}")
         if isinstance(v, int | float) and not isinstance(v, bool) and v < 0 and (
                 not f.name.endswith("_range")):
@@ -182,10 +256,16 @@ def from_dict(data: dict[str, Any], where: str = "config") -> Config:
     return _build(Config, data, where)
 
 
+def profiles() -> list[str]:
+    """Names of the shipped profiles (``configs/profiles/<name>.yaml``)."""
+    return sorted(p.stem for p in (config_dir() / "profiles").glob("*.yaml"))
+
+
 def load_config(dataset: str | None = None, extra: Path | None = None,
-                overrides: dict[str, Any] | None = None) -> Config:
-    """``defaults.yaml``, then ``<dataset>.yaml`` if shipped, then ``extra``, then
-    ``overrides`` (a nested mapping), validated at each step so errors name their file."""
+                overrides: dict[str, Any] | None = None, profile: str | None = None) -> Config:
+    """``defaults.yaml``, then ``<dataset>.yaml`` if shipped, then the profile (e.g. ``cpu``),
+    then ``extra``, then ``overrides`` (a nested mapping), validated at each step so errors
+    name their file."""
     folder = config_dir()
     layers: list[tuple[str, dict[str, Any]]] = [(str(folder / "defaults.yaml"),
                                                  read_yaml(folder / "defaults.yaml"))]
@@ -194,6 +274,12 @@ def load_config(dataset: str | None = None, extra: Path | None = None,
         if own.is_file():
             layers.append((str(own), read_yaml(own)))
         layers.append(("dataset", {"dataset": dataset}))
+    if profile:
+        path = folder / "profiles" / f"{profile}.yaml"
+        if not path.is_file():
+            raise ConfigError(f"unknown profile {profile!r} (known: {', '.join(profiles())})")
+        layers.append((str(path), read_yaml(path)))
+        layers.append(("profile", {"profile": profile}))
     if extra is not None:
         layers.append((str(extra), read_yaml(extra)))
     if overrides:

@@ -111,3 +111,30 @@ def target_figures(
         fig.colorbar(im, ax=axes[2], fraction=0.046, pad=0.04)
         written.append(save_figure(fig, out_dir / f"augmented_{k + 1}.png"))
     return written
+
+
+def training_curves(records: Sequence[dict], path: Path) -> Path | None:
+    """Loss (and its running mean) and validation scores over iterations, from metrics records.
+    Returns None when there is nothing to plot yet."""
+    train = [r for r in records if r.get("kind") == "train"]
+    val = [r for r in records if r.get("kind") == "val"]
+    if not train and not val:
+        return None
+    plt = _pyplot()
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    if train:
+        its = [r["iteration"] for r in train]
+        ax1.plot(its, [r["loss"] for r in train], lw=0.8, alpha=0.5, label="loss (window mean)")
+        ax1.set_yscale("log")
+        ax1.set_xlabel("iteration")
+        ax1.set_title("weighted cross-entropy")
+        ax1.legend()
+    keys = sorted({k for r in val for k in r if k.startswith("val_") and k != "val_score"})
+    for key in keys:
+        pts = [(r["iteration"], r[key]) for r in val if key in r]
+        ax2.plot(*zip(*pts, strict=True), marker="o", ms=3, label=key[4:])
+    ax2.set_xlabel("iteration")
+    ax2.set_title("validation")
+    if keys:
+        ax2.legend()
+    return save_figure(fig, path)

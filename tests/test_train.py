@@ -1,0 +1,182 @@
+"""Training: loss goes down, exact resume, the run directory, DDP on CPU, signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from typer.testing import CliRunner
+
+from ctc_unet import trainer as trainer_mod
+from ctc_unet.cli import app
+from ctc_unet.config import TrainConfig, load_config
+from ctc_unet.loss import weighted_cross_entropy
+from ctc_unet.model import UNet
+from ctc_unet.rundir import RunDir, load_checkpoint
+from ctc_unet.trainer import lr_factor, train
+from ctc_unet.trainset import TrainingSamples, load_frames
+
+TINY = {"model": {"base_channels": 8, "depth": 3},
+        "train": {"tile_size": 172, "iterations": 30, "lr": 0.01, "log_every": 5,
+                  "val_every": 15, "checkpoint_every": 10, "num_workers": 0,
+                  "deterministic": True}}
+
+
+def tiny(**train) -> dict:
+    return {"model": TINY["model"], "train": {**TINY["train"], **train}}
+
+
+def eval_loss(model: UNet, samples: TrainingSamples, indices: range) -> float:
+    model.eval()
+    with torch.no_grad():
+        losses = []
+        for i in indices:
+            s = samples[i]
+            losses.append(float(weighted_cross_entropy(model(s["image"][None]),
+                                                       s["target"][None], s["weight"][None])))
+    model.train()
+    return float(np.mean(losses))
+
+
+def test_thirty_iterations_lower_the_loss(synthetic_root, tmp_path):
+    cfg = load_config(None, overrides=tiny(lr=0.03))
+    run = RunDir(tmp_path / "run")
+    _, frames, _ = load_frames(synthetic_root, cfg)
+    samples = TrainingSamples(frames, cfg)
+    torch.manual_seed(cfg.train.seed)
+    before_model = UNet(1, 2, 8, 3, 0.5)  # the same initial weights as the trainer's
+    before = eval_loss(before_model, samples, range(10**6, 10**6 + 12))
+    result = train(synthetic_root, run, cfg, "cpu")
+    after_model = UNet(1, 2, 8, 3, 0.5)
+    after_model.load_state_dict(load_checkpoint(run.last)["model"])
+    after = eval_loss(after_model, samples, range(10**6, 10**6 + 12))
+    assert result.status == "finished" and result.iteration == 30
+    assert after < 0.9 * before, (before, after)
+
+
+def test_run_directory_describes_itself(synthetic_root, tmp_path):
+    run = RunDir(tmp_path / "run")
+    result = CliRunner().invoke(app, ["train", str(synthetic_root), "--run-dir", str(run.root),
+                                      "--iterations", "12", "--device", "cpu", "--config",
+                                      str(_tiny_yaml(tmp_path))])
+    assert result.exit_code == 0, result.output
+    for path in (run.config, run.split, run.last, run.best, run.metrics, run.log, run.curves):
+        assert path.is_file(), path
+    state = load_checkpoint(run.last)  # weights_only=True
+    assert state["iteration"] == 12 and "model" in state and "optimizer" in state
+    cfg = run.load_config()
+    assert cfg.model.base_channels == 8 and cfg.train.iterations == 12
+    records = run.read_metrics()
+    assert any(r["kind"] == "val" and "val_seg" in r for r in records)
+    assert [r["iteration"] for r in records if r["kind"] == "train"] == [5, 10, 12]
+    assert "validation at 12" in run.log.read_text()
+    # a second plain train into the same run dir is refused; --resume continues it
+    again = CliRunner().invoke(app, ["train", str(synthetic_root), "--run-dir", str(run.root),
+                                     "--device", "cpu"])
+    assert again.exit_code == 1 and "--resume" in again.stderr
+    more = CliRunner().invoke(app, ["train", str(synthetic_root), "--run-dir", str(run.root),
+                                    "--device", "cpu", "--resume", "--iterations", "14"])
+    assert more.exit_code == 0, more.output
+    assert load_checkpoint(run.last)["iteration"] == 14
+
+
+def _tiny_yaml(tmp_path: Path, **train) -> Path:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(tiny(**train)))
+    return path
+
+
+def test_resume_equals_uninterrupted(synthetic_root, tmp_path, monkeypatch):
+    cfg = load_config(None, overrides=tiny(iterations=10, val_every=4, checkpoint_every=100))
+    full = train(synthetic_root, RunDir(tmp_path / "full"), cfg, "cpu")
+
+    calls = {"n": 0}
+    real_loss = trainer_mod.weighted_cross_entropy
+
+    def loss_then_signal(*args):
+        calls["n"] += 1
+        if calls["n"] == 6:  # SIGTERM arrives during iteration 6
+            signal.raise_signal(signal.SIGTERM)
+        return real_loss(*args)
+
+    monkeypatch.setattr(trainer_mod, "weighted_cross_entropy", loss_then_signal)
+    part_run = RunDir(tmp_path / "part")
+    part = train(synthetic_root, part_run, cfg, "cpu")
+    assert part.status == "interrupted" and part.iteration == 6
+    assert load_checkpoint(part_run.last)["iteration"] == 6
+    monkeypatch.setattr(trainer_mod, "weighted_cross_entropy", real_loss)
+    resumed = train(synthetic_root, part_run, cfg, "cpu", resume=True)
+    assert resumed.status == "finished" and resumed.iteration == 10
+    assert resumed.weights_checksum == full.weights_checksum
+
+
+def test_lr_schedules():
+    tc = TrainConfig(iterations=100, lr_schedule="poly", lr_power=1.0, warmup_iterations=10)
+    assert lr_factor(tc, 0) == pytest.approx(0.1) and lr_factor(tc, 50) == pytest.approx(0.5)
+    assert lr_factor(TrainConfig(lr_schedule="step", lr_step=10, lr_gamma=0.5), 25) == 0.25
+    assert lr_factor(TrainConfig(iterations=100, lr_schedule="cosine"), 100) == pytest.approx(0)
+    assert lr_factor(TrainConfig(), 12345) == 1.0
+
+
+def test_cli_train_errors(synthetic_root, tmp_path):
+    runner = CliRunner()
+    for args, msg in [
+        (["--profile", "gpu-monster"], "unknown profile"),
+        (["--device", "cuda:0"], "CUDA is not available"),
+        (["--config", str(_tiny_yaml(tmp_path, tile_size=170))], "tile size 170"),
+    ]:
+        result = runner.invoke(app, ["train", str(synthetic_root), "--run-dir",
+                                     str(tmp_path / "r"), *args])
+        assert result.exit_code == 1, result.output
+        assert msg in result.stderr and "Traceback" not in result.output
+    result = runner.invoke(app, ["train", "DIC-Hela3", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1 and "unknown dataset" in result.stderr
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "ctc_unet", *args]
+
+
+def test_torchrun_two_cpu_processes_agree(synthetic_root, tmp_path):
+    run = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+           "--master_port", str(29500 + os.getpid() % 1000), "-m", "ctc_unet", "train",
+           str(synthetic_root), "--run-dir", str(run), "--device", "cpu", "--iterations", "4",
+           "--config", str(_tiny_yaml(tmp_path, val_every=4))]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "all 2 ranks hold identical weights" in proc.stderr
+    assert load_checkpoint(run / "checkpoint_last.pt")["iteration"] == 4
+
+
+def test_sigterm_checkpoints_and_resume_finishes(synthetic_root, tmp_path):
+    run = RunDir(tmp_path / "sig")
+    cfg = _tiny_yaml(tmp_path, iterations=100000, checkpoint_every=5, val_every=100000)
+    proc = subprocess.Popen(_cli("train", str(synthetic_root), "--run-dir", str(run.root),
+                                 "--device", "cpu", "--config", str(cfg)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not run.last.is_file() and time.time() < deadline:
+        time.sleep(0.2)
+    assert run.last.is_file()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "received SIGTERM" in err and "--resume" in err
+    assert "\x1b[" not in out + err  # plain lines, no escape codes, when not at a terminal
+    stopped = load_checkpoint(run.last)["iteration"]
+    assert 5 <= stopped < 100000
+    done = subprocess.run(_cli("train", str(synthetic_root), "--run-dir", str(run.root),
+                               "--device", "cpu", "--resume", "--iterations",
+                               str(stopped + 3)), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert load_checkpoint(run.last)["iteration"] == stopped + 3
