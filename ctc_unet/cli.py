@@ -127,12 +127,12 @@ def download(
     typer.echo(str(path))
 
 
-def resolve_dataset(name: str, data_dir: Path | None, download: bool = False
-                    ) -> tuple[Path, str | None]:
+def resolve_dataset(name: str, data_dir: Path | None, download: bool = False,
+                    challenge: bool = False) -> tuple[Path, str | None]:
     """The dataset folder for NAME and the registry name that selects its config.
 
     NAME is a folder (used as given) or a dataset name or alias, looked up under the data
-    root and, with ``download``, fetched when missing.
+    root (its challenge copy with ``challenge``) and, with ``download``, fetched when missing.
     """
     candidate = Path(name).expanduser()
     if candidate.exists() or "/" in name or "\\" in name:
@@ -148,12 +148,12 @@ def resolve_dataset(name: str, data_dir: Path | None, download: bool = False
             raise
         return candidate, None  # the reader reports "folder not found"
     root = resolve_data_dir(data_dir)
-    if download and not is_present(info, root):
+    if download and not is_present(info, root, challenge):
         from ctc_unet.logsetup import is_interactive
 
         logger.info("%s not found under %s; downloading it", info.name, root)
-        download_dataset(info, root, progress=is_interactive())
-    return dataset_dir(info, root), info.name
+        download_dataset(info, root, challenge=challenge, progress=is_interactive())
+    return dataset_dir(info, root, challenge), info.name
 
 
 def print_report(report) -> None:
@@ -314,4 +314,4 @@ def main() -> None:
 
 
 # Commands defined in other modules register themselves on ``app`` when imported.
-from ctc_unet import cli_train  # noqa: E402, F401
+from ctc_unet import cli_predict, cli_train  # noqa: E402, F401

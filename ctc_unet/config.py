@@ -92,7 +92,7 @@ class TrainConfig:
 
     tile_size: int = 572
     iterations: int = 20000
-    lr: float = 0.01
+    lr: float = 0.001
     momentum: float = 0.99
     weight_decay: float = 0.0
     lr_schedule: Literal["constant", "poly", "step", "cosine"] = "constant"
@@ -122,6 +122,25 @@ class PostprocessConfig:
 
 
 @dataclass(frozen=True)
+class InferenceConfig:
+    """Overlap-tile prediction (paper Fig. 2)."""
+
+    tile_size: int = 0  # 0: the largest valid tile that fits the device memory
+    tta: bool = False  # average over flips / 90-degree rotations
+    tta_count: int = field(default=8, metadata={"range": (1, 8)})  # of the square's 8
+    # symmetries (paper, EM: 7 rotated versions)
+    sw_batch_size: int = 1
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    """Greedy overlap tracking over consecutive frames."""
+
+    min_overlap: float = field(default=0.1, metadata={"range": (0.0, 1.0)})  # fraction of an
+    # object's area that must overlap its predecessor
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything that describes a run; sections grow with the pipeline."""
 
@@ -133,6 +152,8 @@ class Config:
     split: SplitConfig = field(default_factory=SplitConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
+    inference: InferenceConfig = field(default_factory=InferenceConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
 
 def _type_name(tp: Any) -> str:
@@ -218,6 +239,9 @@ def _check_ranges(obj: Any, where: str) -> None:
         v = getattr(obj, f.name)
         if (f.name.endswith("_prob") or f.name.endswith("_fraction")) and not 0.0 <= v <= 1.0:
             raise ConfigError(f"{where}.{f.name}: a probability must lie in [0, 1], got {v}")
+        bounds = f.metadata.get("range")
+        if bounds and not bounds[0] <= v <= bounds[1]:
+            raise ConfigError(f"{where}.{f.name}: must lie in [{bounds[0]}, {bounds[1]}], got {v}")
         if isinstance(v, int | float) and not isinstance(v, bool) and v < 0 and (
                 not f.name.endswith("_range")):
             raise ConfigError(f"{where}.{f.name}: must not be negative, got {v}")

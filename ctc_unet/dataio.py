@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -308,3 +309,36 @@ def write_label_tiff(path: Path, labels: np.ndarray) -> Path:
     atomic_write(Path(path), lambda p: tifffile.imwrite(p, np.asarray(labels, np.uint16),
                                                          compression="zlib"))
     return Path(path)
+
+
+def replace_dir(staging: Path, final: Path) -> Path:
+    """Move a completely written folder into place, replacing an older one at ``final``."""
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        os.replace(final, old)
+    os.replace(staging, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def write_results(out_root: Path, sequence: str, frames: list[int], masks: list[np.ndarray],
+                  records: Iterable[TrackRecord], digits: int) -> Path:
+    """Write ``<out_root>/<XX>_RES`` (masks and res_track.txt) into a temporary folder and move
+    it into place only when complete; returns the folder.
+
+    ``records`` use list positions as frame numbers; they are mapped to ``frames``.
+    """
+    final = res_folder(out_root, sequence)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.tmp-"))
+    try:
+        for t, mask in zip(frames, masks, strict=True):
+            write_mask(staging, t, mask, digits)
+        write_tracks(staging / "res_track.txt",
+                     [TrackRecord(r.label, frames[r.begin], frames[r.end], r.parent)
+                      for r in records])
+        return replace_dir(staging, final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

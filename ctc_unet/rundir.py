@@ -7,6 +7,7 @@
     metrics.jsonl        one JSON record per log / validation event
     train.log            the log
     curves.png           loss and validation curves
+    postprocess.json     threshold and minimum size chosen on the validation frames
     cache/targets/       weight maps, keyed by content
 """
 
@@ -61,6 +62,10 @@ class RunDir:
     @property
     def curves(self) -> Path:
         return self.root / "curves.png"
+
+    @property
+    def postprocess(self) -> Path:
+        return self.root / "postprocess.json"
 
     @property
     def target_cache(self) -> Path:

@@ -316,6 +316,8 @@ def train(root: Path, run: RunDir, cfg: Config, device_name: str = "auto",
         from ctc_unet.plots import training_curves
 
         training_curves(run.read_metrics(), run.curves)
+        if val_frames and val_frames[0].ref.source != "ISBI":
+            _choose_postprocess(run, cfg, val_frames, device)
         logger.info("done: %d iterations, best validation score %s", it,
                     "n/a" if best is None else f"{best:.4f}")
     return TrainResult(it, status, best, checksum)
@@ -354,3 +356,22 @@ def _validate_and_save(model, val_frames, cfg, device, run, it, best, checkpoint
     if improved:
         checkpoint(it, run.best, best)
     return best
+
+
+def _choose_postprocess(run: RunDir, cfg: Config, frames: list[AnnotatedFrame],
+                        device: torch.device) -> None:
+    """Search threshold and minimum size on the validation frames with the best weights;
+    save the choice as postprocess.json (used by predict)."""
+    import json
+
+    from ctc_unet.predict import search_postprocess
+
+    mc = cfg.model
+    model = UNet(mc.in_channels, mc.n_classes, mc.base_channels, mc.depth, mc.dropout)
+    model.load_state_dict(load_checkpoint(run.best if run.best.is_file() else run.last)["model"])
+    model.to(device)
+    probs = [predict_whole(model, f.image, device)[1] for f in frames]
+    result = search_postprocess(probs, [f.labels for f in frames], cfg)
+    write_text_atomic(run.postprocess, json.dumps(result, indent=1))
+    logger.info("post-processing chosen on %d validation frames: threshold %.2f, min size %d "
+                "(SEG %.4f)", len(frames), result["threshold"], result["min_size"], result["seg"])

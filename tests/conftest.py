@@ -99,3 +99,20 @@ def write_isbi(root: Path, labels: np.ndarray | None = None) -> Path:
                        ("test-volume", volume)):
         tifffile.imwrite(root / f"{name}.tif", data, photometric="minisblack")
     return root
+
+
+TINY_OVERRIDES = {"model": {"base_channels": 4, "depth": 3},
+                  "train": {"tile_size": 172, "iterations": 20, "log_every": 10,
+                            "val_every": 20, "checkpoint_every": 20, "num_workers": 0}}
+
+
+@pytest.fixture(scope="session")
+def tiny_run(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run directory of a tiny net trained 20 iterations on the synthetic dataset."""
+    from ctc_unet.config import load_config
+    from ctc_unet.rundir import RunDir
+    from ctc_unet.trainer import train
+
+    run = RunDir(tmp_path_factory.mktemp("runs") / "tiny")
+    train(synthetic_root, run, load_config(None, overrides=TINY_OVERRIDES), "cpu")
+    return run.root

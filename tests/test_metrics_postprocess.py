@@ -53,14 +53,26 @@ def test_seg_rules():
 
 
 def test_perfect_probabilities_give_the_gt_instances(synthetic_root):
-    seq = open_ctc_dataset(synthetic_root).sequence("02")
-    for t in sorted(seq.gt_seg):
-        gt = seq.read_gt_seg(t)
-        prob = two_class_target(gt, 2).astype(np.float32)
-        inst = instances_from_probability(prob, PostprocessConfig(min_size=10), border_width=2)
-        assert inst.dtype == np.uint16
-        assert sorted(np.unique(inst))[1:] == list(range(1, len(np.unique(gt))))
-        assert np.all(seg_scores(gt, inst) > 0.97)
+    """The 2-class target of the GT, read as a probability, gives back the GT instances: the
+    same objects one to one; only a few pixels at the open ends of a separation border (where
+    the border cannot be told from background) may differ."""
+    ds = open_ctc_dataset(synthetic_root)
+    for seq in ds.sequences.values():
+        for t in sorted(seq.gt_seg):
+            gt = seq.read_gt_seg(t)
+            prob = two_class_target(gt, 2).astype(np.float32)
+            inst = instances_from_probability(prob, PostprocessConfig(min_size=10), 2)
+            assert inst.dtype == np.uint16
+            ids = np.unique(gt)[1:]
+            assert sorted(np.unique(inst))[1:] == list(range(1, len(ids) + 1))
+            lut = {i: np.bincount(gt[inst == i]).argmax() for i in np.unique(inst)[1:]}
+            assert sorted(lut.values()) == sorted(ids.tolist())  # one to one
+            table = np.zeros(int(inst.max()) + 1, np.int64)
+            for i, g in lut.items():
+                table[i] = g
+            mapped = table[inst]
+            assert np.count_nonzero(mapped != gt) <= 0.005 * np.count_nonzero(gt)
+            assert np.all(seg_scores(gt, inst) > 0.97)
 
 
 def test_restore_borders_only_fills_gaps_between_cells():

@@ -1,0 +1,85 @@
+"""`ctc-unet predict` and the post-processing search."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import tifffile
+from conftest import write_isbi
+from ctc_metrics.scripts.validate import validate_sequence
+from typer.testing import CliRunner
+
+from ctc_unet.cli import app
+from ctc_unet.config import load_config
+from ctc_unet.dataio import open_ctc_dataset
+from ctc_unet.predict import search_postprocess
+from ctc_unet.targets import two_class_target
+
+runner = CliRunner()
+
+
+def test_training_saved_a_postprocess_choice(tiny_run):
+    chosen = json.loads((tiny_run / "postprocess.json").read_text())
+    assert 0.3 <= chosen["threshold"] <= 0.8 and chosen["min_size"] >= 0
+    assert len(chosen["grid"]) > 10
+
+
+def test_predict_writes_valid_ctc_results(tiny_run, synthetic_root, tmp_path):
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["predict", str(tiny_run), "--data", str(synthetic_root),
+                                 "--out", str(out), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    for seq in ("01", "02"):
+        res = out / f"{seq}_RES"
+        masks = sorted(res.glob("mask*.tif"))
+        assert [m.name for m in masks] == [f"mask{t:03d}.tif" for t in range(10)]
+        first = tifffile.imread(masks[0])
+        assert first.dtype == np.uint16 and first.shape == (256, 256)
+        assert (res / "res_track.txt").is_file()
+        assert validate_sequence(str(res), threads=1)["Valid"] == 1
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_predict_options(tiny_run, synthetic_root, tmp_path):
+    out = tmp_path / "o"
+    result = runner.invoke(app, ["predict", str(tiny_run), "--data", str(synthetic_root),
+                                 "--sequence", "02", "--out", str(out), "--tile", "204",
+                                 "--tta", "--save-probabilities", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert not (out / "01_RES").exists() and (out / "02_RES").is_dir()
+    prob = tifffile.imread(out / "02_PROB" / "prob003.tif")
+    assert prob.dtype == np.float32 and prob.shape == (256, 256)
+    assert prob.min() >= 0.0 and prob.max() <= 1.0
+
+
+def test_predict_isbi_writes_a_float32_stack(tiny_run, tmp_path):
+    root = write_isbi(tmp_path / "isbi")
+    result = runner.invoke(app, ["predict", str(tiny_run), "--data", str(root), "--out",
+                                 str(tmp_path / "o"), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    stack = tifffile.imread(tmp_path / "o" / "test-volume-probabilities.tif")
+    assert stack.shape == (3, 32, 32) and stack.dtype == np.float32
+
+
+def test_predict_errors(tiny_run, synthetic_root, tmp_path):
+    cases = [
+        (["predict", str(tmp_path), "--data", str(synthetic_root)], "not a run directory"),
+        (["predict", str(tiny_run), "--data", str(tmp_path / "none")], "folder not found"),
+        (["predict", str(tiny_run), "--data", str(synthetic_root), "--sequence", "05"],
+         "no sequence '05'"),
+        (["predict", str(tiny_run), "--data", str(synthetic_root), "--tile", "170"],
+         "tile size 170"),
+    ]
+    for args, msg in cases:
+        result = runner.invoke(app, [*args, "--device", "cpu"])
+        assert result.exit_code == 1, result.output
+        assert msg in result.stderr and "Traceback" not in result.output
+
+
+def test_search_finds_perfect_settings_for_perfect_probabilities(synthetic_root):
+    seq = open_ctc_dataset(synthetic_root).sequence("01")
+    refs = [seq.read_gt_seg(t) for t in (1, 7)]
+    probs = [two_class_target(r, 2).astype(np.float32) for r in refs]
+    best = search_postprocess(probs, refs, load_config())
+    assert best["seg"] > 0.97 and best["frames"] == 2
