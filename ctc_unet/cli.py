@@ -288,30 +288,10 @@ def _annotated_frame(root: Path, sequence: str, frame: int | None, cfg):
     return load_frame(ds, refs[0], cfg.targets)
 
 
-@app.command()
-@user_errors
-def demo(
-    out: Annotated[Path, typer.Option("--out", help="Folder for the demo's data and runs.")]
-    = Path("ctc-unet-demo"),
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic data.")] = 0,
-) -> None:
-    """Run the main job on embedded synthetic data: generate a small CTC-format dataset
-    (2 sequences, touching and dividing cells) and inspect it."""
-    from ctc_unet.inspection import inspect_path
-    from ctc_unet.synthetic import write_synthetic_dataset
-
-    data = out / "data" / "Synthetic-C2DH"
-    if data.exists():
-        logger.info("using the synthetic dataset already at %s", data)
-    else:
-        write_synthetic_dataset(data, seed=seed)
-    print_report(inspect_path(data))
-
-
 def main() -> None:
     """Console-script entry point."""
     app()
 
 
 # Commands defined in other modules register themselves on ``app`` when imported.
-from ctc_unet import cli_predict, cli_train  # noqa: E402, F401
+from ctc_unet import cli_demo, cli_evaluate, cli_predict, cli_train  # noqa: E402, F401

@@ -8,9 +8,11 @@ file and the key.
 from __future__ import annotations
 
 import dataclasses
+import importlib.resources
 import types
 import typing
 from dataclasses import dataclass, field
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -255,9 +257,9 @@ def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml(path: Path | Traversable) -> dict[str, Any]:
     """A YAML mapping from ``path``; ConfigError when missing, malformed or not a mapping."""
-    path = Path(path)
+    path = Path(path) if isinstance(path, str) else path
     if not path.is_file():
         raise ConfigError(f"{path}: configuration file not found")
     try:
@@ -270,9 +272,10 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def config_dir() -> Path:
-    """The folder of the shipped YAML files (``configs/`` of the source tree)."""
-    return Path(__file__).resolve().parent / "configs"
+def config_dir() -> Traversable:
+    """The shipped YAML files (``configs/`` of the source tree, packaged as ctc_unet/configs;
+    read through importlib.resources so that a zipped wheel works too)."""
+    return importlib.resources.files("ctc_unet") / "configs"
 
 
 def from_dict(data: dict[str, Any], where: str = "config") -> Config:
@@ -282,7 +285,8 @@ def from_dict(data: dict[str, Any], where: str = "config") -> Config:
 
 def profiles() -> list[str]:
     """Names of the shipped profiles (``configs/profiles/<name>.yaml``)."""
-    return sorted(p.stem for p in (config_dir() / "profiles").glob("*.yaml"))
+    return sorted(p.name[:-5] for p in (config_dir() / "profiles").iterdir()
+                  if p.name.endswith(".yaml"))
 
 
 def load_config(dataset: str | None = None, extra: Path | None = None,

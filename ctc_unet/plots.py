@@ -138,3 +138,16 @@ def training_curves(records: Sequence[dict], path: Path) -> Path | None:
     if keys:
         ax2.legend()
     return save_figure(fig, path)
+
+
+def contour_overlay(image: np.ndarray, reference: np.ndarray | None, result: np.ndarray,
+                    path: Path, title: str = "") -> Path:
+    """Raw image with GT contours (green) and predicted contours (magenta); PNG."""
+    plt = _pyplot()
+    rgb = np.repeat(np.clip(image, 0, 1)[..., None], 3, axis=2)
+    if reference is not None:
+        rgb[find_boundaries(reference, mode="inner")] = (0.1, 0.9, 0.1)
+    rgb[find_boundaries(result, mode="inner")] = (1.0, 0.1, 1.0)
+    fig, ax = plt.subplots(figsize=(7, 7))
+    _panel(ax, rgb, title or "green: ground truth, magenta: prediction")
+    return save_figure(fig, path)
