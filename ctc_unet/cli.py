@@ -294,4 +294,4 @@ def main() -> None:
 
 
 # Commands defined in other modules register themselves on ``app`` when imported.
-from ctc_unet import cli_demo, cli_evaluate, cli_predict, cli_train  # noqa: E402, F401
+from ctc_unet import cli_demo, cli_env, cli_evaluate, cli_predict, cli_train  # noqa: E402, F401

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from pathlib import Path
@@ -51,7 +52,7 @@ def train(
     from ctc_unet.errors import CtcUnetError
     from ctc_unet.geometry import output_size
     from ctc_unet.logsetup import add_log_file, is_interactive
-    from ctc_unet.rundir import RunDir
+    from ctc_unet.rundir import RunDir, RunLock
     from ctc_unet.trainer import train as run_training
 
     rank = int(os.environ.get("RANK", 0))
@@ -73,12 +74,38 @@ def train(
     if iterations:
         cfg = replace(cfg, train=replace(cfg.train, iterations=iterations))
     output_size(cfg.train.tile_size, cfg.model.depth)  # fail early on a bad tile size
-    if rank == 0:
-        run.root.mkdir(parents=True, exist_ok=True)
-        add_log_file(run.log)
-    result = run_training(root, run, cfg, device, resume=resume, interactive=is_interactive())
+    lock = RunLock(run) if rank == 0 else contextlib.nullcontext()
+    with lock:
+        if rank == 0:
+            add_log_file(run.log)
+        try:
+            result = run_training(root, run, cfg, device, resume=resume,
+                                  interactive=is_interactive())
+        except BaseException as exc:
+            if rank == 0:
+                write_status(run, "failed", None, cfg.train.iterations, repr(exc)[:500])
+            raise
+        if rank == 0:
+            write_status(run, result.status, result.iteration, cfg.train.iterations,
+                         result.signal)
     if result.status == "interrupted":
-        typer.echo(f"Checkpointed at iteration {result.iteration}; resume with: ctc-unet train "
-                   f"{name} --run-dir {run.root} --resume", err=True)
+        # Exit 0 on purpose: SLURM must not count a checkpointed pre-emption as a failure.
+        # status.json says "interrupted"; pipelines/train.sbatch requeues on it.
+        typer.echo(f"CHECKPOINTED on {result.signal} at iteration {result.iteration}/"
+                   f"{cfg.train.iterations}; resume with: ctc-unet train {name} --run-dir "
+                   f"{run.root} --resume", err=True)
     elif rank == 0:
         typer.echo(str(run.root))
+
+
+def write_status(run, status: str, iteration: int | None, total: int, detail: str | None
+                 ) -> None:
+    """status.json: how the last training call ended, for batch scripts to act on."""
+    import json
+    import time
+
+    from ctc_unet.rundir import write_text_atomic
+
+    write_text_atomic(run.status, json.dumps({
+        "status": status, "iteration": iteration, "iterations": total, "detail": detail,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, indent=1))

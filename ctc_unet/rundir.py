@@ -8,6 +8,8 @@
     train.log            the log
     curves.png           loss and validation curves
     postprocess.json     threshold and minimum size chosen on the validation frames
+    status.json          how the last training call ended (finished, interrupted, failed)
+    .lock                held by the trainer that uses the run directory
     cache/targets/       weight maps, keyed by content
 """
 
@@ -34,6 +36,9 @@ class RunDir:
     """Paths of a run directory."""
 
     root: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))
 
     @property
     def config(self) -> Path:
@@ -62,6 +67,14 @@ class RunDir:
     @property
     def curves(self) -> Path:
         return self.root / "curves.png"
+
+    @property
+    def status(self) -> Path:
+        return self.root / "status.json"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / ".lock"
 
     @property
     def postprocess(self) -> Path:
@@ -95,6 +108,39 @@ class RunDir:
             except json.JSONDecodeError:
                 continue
         return out
+
+
+class RunLock:
+    """An exclusive lock on a run directory, so two trainers never write into the same one
+    (also across hosts sharing a filesystem: a POSIX record lock, which NFS honours). The OS
+    releases it when the process ends, so a crashed job leaves no stale lock."""
+
+    def __init__(self, run: RunDir) -> None:
+        self.run = run
+        self._fd: int | None = None
+
+    def __enter__(self) -> RunLock:
+        import fcntl
+        import socket
+
+        self.run.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.run.lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise CtcUnetError(f"{self.run.root} is in use by {holder}; wait for it to finish "
+                               "or choose another --run-dir") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # releases the lock
+            self._fd = None
 
 
 def save_checkpoint(state: dict[str, Any], path: Path) -> None:

@@ -43,6 +43,7 @@ class TrainResult:
     status: str  # "finished" or "interrupted"
     best_score: float | None
     weights_checksum: str
+    signal: str | None = None
 
 
 def lr_factor(cfg: TrainConfig, it: int) -> float:
@@ -94,6 +95,8 @@ class _StopFlag:
         return self
 
     def _handle(self, signum: int, frame: object) -> None:
+        if self.signal is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C stops at once
         self.signal = signal.Signals(signum).name
 
     def __exit__(self, *exc: object) -> None:
@@ -247,6 +250,8 @@ def train(root: Path, run: RunDir, cfg: Config, device_name: str = "auto",
     wait = busy = 0.0
     it = start
     status = "finished"
+    got_signal: str | None = None
+    t_start = time.perf_counter()
     net.train()
     try:
         with _StopFlag() as stop:
@@ -294,6 +299,7 @@ def train(root: Path, run: RunDir, cfg: Config, device_name: str = "auto",
                     checkpoint(it, run.last, best)
                 if _should_stop(stop.signal, world, device):
                     status = "interrupted"
+                    got_signal = stop.signal or "SIGTERM"
                     checkpoint(it, run.last, best)
                     if rank == 0:
                         logger.warning("received %s: checkpoint saved at iteration %d; rerun "
@@ -318,9 +324,13 @@ def train(root: Path, run: RunDir, cfg: Config, device_name: str = "auto",
         training_curves(run.read_metrics(), run.curves)
         if val_frames and val_frames[0].ref.source != "ISBI":
             _choose_postprocess(run, cfg, val_frames, device)
-        logger.info("done: %d iterations, best validation score %s", it,
-                    "n/a" if best is None else f"{best:.4f}")
-    return TrainResult(it, status, best, checksum)
+        elapsed = time.perf_counter() - t_start
+        logger.info("finished: %d/%d iterations, %d this call in %s (%.2f it/s); best "
+                    "validation score %s; run directory %s", it, tc.iterations, it - start,
+                    time.strftime("%H:%M:%S", time.gmtime(elapsed)),
+                    (it - start) / max(elapsed, 1e-9),
+                    "n/a" if best is None else f"{best:.4f}", run.root)
+    return TrainResult(it, status, best, checksum, got_signal)
 
 
 def _should_stop(signal_name: str | None, world: int, device: torch.device) -> bool:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -171,12 +173,18 @@ def test_sigterm_checkpoints_and_resume_finishes(synthetic_root, tmp_path):
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
-    assert "received SIGTERM" in err and "--resume" in err
+    assert "received SIGTERM" in err and "CHECKPOINTED on SIGTERM" in err and "--resume" in err
     assert "\x1b[" not in out + err  # plain lines, no escape codes, when not at a terminal
     stopped = load_checkpoint(run.last)["iteration"]
     assert 5 <= stopped < 100000
+    status = json.loads(run.status.read_text())
+    assert status["status"] == "interrupted" and status["iteration"] == stopped
+    log = run.log.read_text()
+    assert "received SIGTERM" in log and re.search(r"it 5/100000 loss [0-9.]+ lr", log)
     done = subprocess.run(_cli("train", str(synthetic_root), "--run-dir", str(run.root),
                                "--device", "cpu", "--resume", "--iterations",
                                str(stopped + 3)), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert load_checkpoint(run.last)["iteration"] == stopped + 3
+    assert json.loads(run.status.read_text())["status"] == "finished"
+    assert f"finished: {stopped + 3}/{stopped + 3} iterations, 3 this call" in done.stderr
