@@ -94,8 +94,9 @@ class TrainConfig:
 
     tile_size: int = 572
     iterations: int = 20000
+    optimizer: Literal["sgd", "adam"] = "sgd"  # paper: SGD; Adam as a tuning option
     lr: float = 0.001
-    momentum: float = 0.99
+    momentum: float = 0.99  # SGD momentum (paper: 0.99); Adam's beta1
     weight_decay: float = 0.0
     lr_schedule: Literal["constant", "poly", "step", "cosine"] = "constant"
     lr_power: float = 0.9  # poly

@@ -28,7 +28,8 @@ from ctc_unet.tracking import track
 logger = logging.getLogger(__name__)
 
 THRESHOLDS = tuple(round(0.3 + 0.05 * i, 2) for i in range(11))  # 0.30 .. 0.80
-MIN_SIZES = (0, 10, 25, 50, 100, 200, 400)
+MIN_SIZES = (0, 10, 25, 50, 100, 200, 400, 800, 1600)
+SEG_TOLERANCE = 0.005  # settings this close to the best SEG count as equally good
 
 
 @dataclass
@@ -82,8 +83,12 @@ def search_postprocess(probs: list[np.ndarray], references: list[np.ndarray], cf
                        ) -> dict:
     """Threshold and minimum size that maximise SEG on validation frames.
 
-    probs: (H, W) cell probabilities; references: (H, W) GT labels. Returns the best setting,
-    its SEG, and the SEG of every setting tried.
+    SEG ignores false positives, which DET and TRA punish (small fragments become spurious
+    tracks), so among the settings within SEG_TOLERANCE of the best SEG the largest minimum
+    size wins, then the threshold nearest 0.5.
+
+    probs: (H, W) cell probabilities; references: (H, W) GT labels. Returns the chosen
+    setting, its SEG, and the SEG of every setting tried.
     """
     grid = []
     for threshold, min_size in itertools.product(THRESHOLDS, MIN_SIZES):
@@ -91,7 +96,9 @@ def search_postprocess(probs: list[np.ndarray], references: list[np.ndarray], cf
         preds = [instances_from_probability(p, post, cfg.targets.border_width) for p in probs]
         grid.append({"threshold": threshold, "min_size": min_size,
                      "seg": seg_measure(references, preds)})
-    best = max(grid, key=lambda g: (g["seg"], -abs(g["threshold"] - 0.5)))
+    top = max(g["seg"] for g in grid)
+    near = [g for g in grid if g["seg"] >= top - SEG_TOLERANCE]
+    best = max(near, key=lambda g: (g["min_size"], -abs(g["threshold"] - 0.5), g["seg"]))
     return {**best, "frames": len(probs), "grid": grid}
 
 

@@ -211,8 +211,12 @@ def train(root: Path, run: RunDir, cfg: Config, device_name: str = "auto",
                  cfg.model.depth, cfg.model.dropout).to(device)
     if tc.channels_last and device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=tc.lr, momentum=tc.momentum,
-                                weight_decay=tc.weight_decay)
+    if tc.optimizer == "adam":
+        optimizer = torch.optim.Adam(model.parameters(), lr=tc.lr,
+                                     betas=(tc.momentum, 0.999), weight_decay=tc.weight_decay)
+    else:
+        optimizer = torch.optim.SGD(model.parameters(), lr=tc.lr, momentum=tc.momentum,
+                                    weight_decay=tc.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: lr_factor(tc, it))
     use_amp = tc.amp != "none" and device.type == "cuda"
     amp_dtype = torch.bfloat16 if tc.amp == "bf16" else torch.float16

@@ -83,3 +83,14 @@ def test_search_finds_perfect_settings_for_perfect_probabilities(synthetic_root)
     probs = [two_class_target(r, 2).astype(np.float32) for r in refs]
     best = search_postprocess(probs, refs, load_config())
     assert best["seg"] > 0.97 and best["frames"] == 2
+
+
+def test_search_prefers_dropping_fragments_that_seg_does_not_see(synthetic_root):
+    seq = open_ctc_dataset(synthetic_root).sequence("01")
+    ref = seq.read_gt_seg(1)
+    prob = two_class_target(ref, 2).astype(np.float32)
+    for y, x in [(5, 5), (5, 120), (250, 5), (128, 250)]:  # small false positives
+        prob[y - 2:y + 2, x - 2:x + 2] = 1.0
+    best = search_postprocess([prob], [ref], load_config())
+    assert best["seg"] > 0.97
+    assert best["min_size"] >= 25  # the fragments (16 px) are dropped at no cost in SEG

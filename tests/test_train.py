@@ -188,3 +188,13 @@ def test_sigterm_checkpoints_and_resume_finishes(synthetic_root, tmp_path):
     assert load_checkpoint(run.last)["iteration"] == stopped + 3
     assert json.loads(run.status.read_text())["status"] == "finished"
     assert f"finished: {stopped + 3}/{stopped + 3} iterations, 3 this call" in done.stderr
+
+
+def test_adam_option_trains_and_resumes(synthetic_root, tmp_path):
+    cfg = load_config(None, overrides=tiny(iterations=6, optimizer="adam", lr=0.001,
+                                           momentum=0.9, lr_schedule="poly", val_every=6))
+    run = RunDir(tmp_path / "adam")
+    result = train(synthetic_root, run, cfg, "cpu")
+    state = load_checkpoint(run.last)
+    assert result.status == "finished"
+    assert "exp_avg" in next(iter(state["optimizer"]["state"].values()))  # Adam's moments
