@@ -38,6 +38,10 @@ DataDirOption = Annotated[
 ]
 
 
+DeviceOption = Annotated[str, typer.Option("--device", help="auto (CUDA when available), cpu, "
+                                          "cuda or cuda:N.")]
+
+
 def user_errors(fn: F) -> F:
     """Turn CtcUnetError (bad input) into a one-line message and exit code 1."""
 

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from ctc_unet.cli import app, print_report, user_errors
+from ctc_unet.cli import DeviceOption, app, print_report, user_errors
 
 logger = logging.getLogger(__name__)
 
@@ -23,15 +23,14 @@ def demo(
     iterations: Annotated[int | None, typer.Option(
         "--iterations", min=1, help="Training iterations (default: the demo profile's).")]
     = None,
-    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
-    = "auto",
+    device: DeviceOption = "auto",
 ) -> None:
     """Run the main job on embedded synthetic data: generate a small CTC-format dataset
     (2 sequences, touching and dividing cells), inspect it, train a small U-Net (about a
     minute on a CPU), predict and track, evaluate (SEG, DET, TRA) and package a submission."""
     from dataclasses import replace
 
-    from ctc_unet.cli_evaluate import _evaluate_ctc, _report
+    from ctc_unet.cli_evaluate import evaluate_ctc_run, report_rows
     from ctc_unet.config import load_config
     from ctc_unet.inspection import inspect_path
     from ctc_unet.logsetup import add_log_file, is_interactive
@@ -60,8 +59,8 @@ def demo(
     finally:
         logging.getLogger().removeHandler(handler)
         handler.close()
-    rows, dest = _evaluate_ctc(run, run.root, data, None, "all", None, device)
-    _report(rows, dest)
+    rows, dest = evaluate_ctc_run(run, run.root, data, None, "all", None, device)
+    report_rows(rows, dest)
     _, archive = package_submission([run], data, "ctc-unet-demo", out / "submissions",
                                          resolve_device(device), is_interactive())
     for r in rows:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from ctc_unet.cli import DataDirOption, app, resolve_dataset, user_errors
+from ctc_unet.cli import DataDirOption, DeviceOption, app, resolve_dataset, user_errors
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +34,7 @@ def evaluate(
     out: Annotated[Path | None, typer.Option(
         "--out", help="Folder for evaluation.json/.csv and overlays (default: the run's "
         "evaluation/<dataset>, or <results>/evaluation).")] = None,
-    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
-    = "auto",
+    device: DeviceOption = "auto",
     data_dir: DataDirOption = None,
 ) -> None:
     """CTC measures (SEG, DET, TRA, OP_CSB, OP_CTB through py-ctcmetrics) per sequence, or
@@ -60,12 +59,14 @@ def evaluate(
         rows = _evaluate_isbi(run, root, device)
         dest = out or run.root / "evaluation" / root.name
     else:
-        rows, dest = _evaluate_ctc(run if is_run else None, Path(path), root, sequence, frames,
+        rows, dest = evaluate_ctc_run(run if is_run else None, Path(path), root, sequence, frames,
                                    out, device)
-    _report(rows, dest)
+    report_rows(rows, dest)
 
 
-def _evaluate_ctc(run, path: Path, root: Path, sequence, frames: str, out, device):
+def evaluate_ctc_run(run, path: Path, root: Path, sequence, frames: str, out, device):
+    """Score CTC results against the GT of ``root`` (predicting them first when ``run`` is a
+    RunDir); returns the rows and the folder for evaluation.json/.csv and overlays."""
     from ctc_unet.dataio import open_ctc_dataset, read_tiff, res_folder
     from ctc_unet.errors import CtcUnetError
     from ctc_unet.evaluation import evaluate_ctc_sequence
@@ -151,7 +152,8 @@ def _evaluate_isbi(run, root: Path, device: str) -> list[dict]:
     return rows
 
 
-def _report(rows: list[dict], dest: Path) -> None:
+def report_rows(rows: list[dict], dest: Path) -> None:
+    """Write evaluation.json and evaluation.csv to ``dest`` and print the rows as a table."""
     from rich.console import Console
     from rich.table import Table
 
@@ -186,8 +188,7 @@ def submit(
     team: Annotated[str, typer.Option("--team", help="Team name (letters, digits, - and _).")],
     out: Annotated[Path, typer.Option("--out", help="Where the package and zip go.")]
     = Path("submissions"),
-    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
-    = "auto",
+    device: DeviceOption = "auto",
 ) -> None:
     """Build a Cell Tracking Challenge submission: predict every challenge sequence with each
     run, validate every XX_RES with py-ctcmetrics, add the software (weights, config,

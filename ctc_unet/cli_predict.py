@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ctc_unet.cli import DataDirOption, app, resolve_dataset, user_errors
+from ctc_unet.cli import DataDirOption, DeviceOption, app, resolve_dataset, user_errors
 
 logger = logging.getLogger(__name__)
 
@@ -27,8 +27,7 @@ def predict(
         "--out", help="Output folder for XX_RES/ (default: <run>/results/<dataset>).")] = None,
     challenge: Annotated[bool, typer.Option(
         "--challenge", help="With a dataset name: use its challenge sequences.")] = False,
-    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
-    = "auto",
+    device: DeviceOption = "auto",
     tile: Annotated[int | None, typer.Option(
         "--tile", help="Tile size in px (default: config, else the largest that fits).")]
     = None,

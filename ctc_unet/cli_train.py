@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from ctc_unet.cli import DataDirOption, app, resolve_dataset, user_errors
+from ctc_unet.cli import DataDirOption, DeviceOption, app, resolve_dataset, user_errors
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +33,7 @@ def train(
     iterations: Annotated[int | None, typer.Option(
         "--iterations", min=1, help="Total training iterations (overrides the config; with "
         "--resume, extends the run).")] = None,
-    device: Annotated[str, typer.Option(
-        "--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
+    device: DeviceOption = "auto",
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue from the run directory's last checkpoint (model, "
         "optimizer, schedule, RNG); starts fresh when there is none yet.")] = False,
