@@ -43,8 +43,6 @@ def predict(
     borders (through MONAI), instances from separation borders, greedy overlap tracking.
     Writes XX_RES/maskNNN.tif (uint16) and XX_RES/res_track.txt per sequence; for ISBI 2012
     a float32 probability stack."""
-    from dataclasses import replace
-
     from ctc_unet.dataio import open_ctc_dataset
     from ctc_unet.isbi import TEST_VOLUME, TRAIN_VOLUME, is_isbi_folder
     from ctc_unet.logsetup import is_interactive
@@ -67,7 +65,7 @@ def predict(
             raise CtcUnetError(f"ISBI 2012 sequence must be test or train, got {which!r}")
         volume = read_tiff(root / (TEST_VOLUME if which == "test" else TRAIN_VOLUME))
         pred = load_predictor(run, dev, volume.shape[1:])
-        pred = _override(pred, tile, tta, replace)
+        pred = _override(pred, tile, tta)
         path = predict_isbi_volume(pred, volume, out_root / f"{which}-volume-probabilities.tif")
         typer.echo(str(path))
         return
@@ -76,14 +74,16 @@ def predict(
         dataset.sequences.values())
     first = seqs[0]
     pred = load_predictor(run, dev, first.frame_shape(min(first.frames)))
-    pred = _override(pred, tile, tta, replace)
+    pred = _override(pred, tile, tta)
     for seq in seqs:
         res = predict_sequence(pred, seq, out_root, save_probabilities, is_interactive())
         typer.echo(str(res))
 
 
-def _override(pred, tile, tta, replace):
+def _override(pred, tile, tta):
     """Apply --tile / --tta to a predictor."""
+    from dataclasses import replace
+
     if tile is not None:
         from ctc_unet.geometry import output_size
 

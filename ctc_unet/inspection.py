@@ -95,10 +95,14 @@ def inspect_sequence(seq: Sequence) -> SequenceReport:
         report.warnings.append(f"missing frames {missing[:10]}{more}")
 
     tra_labels: dict[int, set[int]] = {}
+    gt_markers: dict[int, np.ndarray] = {}  # kept for the GT frames' coverage check below
     for t in sorted(seq.gt_tra):
         if t not in shapes:
             report.warnings.append(f"{seq.gt_tra[t].name} has no frame t{t:0{seq.digits}d}.tif")
-        tra_labels[t] = set(np.unique(seq.read_gt_tra(t)).tolist()) - {0}
+        markers = seq.read_gt_tra(t)
+        tra_labels[t] = set(np.unique(markers).tolist()) - {0}
+        if t in seq.gt_seg:
+            gt_markers[t] = markers
     report.gt_tra_frames = len(seq.gt_tra)
 
     for t in sorted(seq.gt_seg):
@@ -107,8 +111,8 @@ def inspect_sequence(seq: Sequence) -> SequenceReport:
         seg = seq.read_gt_seg(t)
         report.gt_seg_frames.append(t)
         report.cells_per_gt[t] = int(np.count_nonzero(np.unique(seg)))
-        if t in seq.gt_tra:
-            annotated, tracked = annotation_coverage(seg, seq.read_gt_tra(t))
+        if t in gt_markers:
+            annotated, tracked = annotation_coverage(seg, gt_markers[t])
             if annotated < tracked:
                 report.partial[t] = (annotated, tracked)
 
