@@ -19,15 +19,15 @@ import time
 import numpy as np
 import torch
 
-from ctc_unet.inference import (
+from ctc_unet.inference.tiling import (
     choose_tile,
     memory_budget,
     mirror_pad,
     predict_tiled,
-    predict_tta,
     predict_whole,
 )
-from ctc_unet.model import UNet, conv_layers
+from ctc_unet.inference.tta import predict_tta
+from ctc_unet.model.unet import UNet, conv_layers
 
 
 def forward_flops(model: UNet, shape: tuple[int, int]) -> float:

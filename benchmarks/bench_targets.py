@@ -20,10 +20,12 @@ import numpy as np
 import torch
 from scipy import ndimage as ndi
 
-from ctc_unet.augment import make_augmentation, sample_seed
 from ctc_unet.config import load_config
-from ctc_unet.geometry import output_size
-from ctc_unet.targets import class_weights, make_targets, separation_borders
+from ctc_unet.model.geometry import output_size
+from ctc_unet.targets.borders import separation_borders
+from ctc_unet.targets.cache import make_targets
+from ctc_unet.targets.weights import class_weights
+from ctc_unet.training.augment import make_augmentation, sample_seed
 
 
 def cells(n: int, size: int = 512, seed: int = 0) -> np.ndarray:

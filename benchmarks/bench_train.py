@@ -20,9 +20,10 @@ import numpy as np
 import torch
 
 from ctc_unet.config import load_config
-from ctc_unet.rundir import RunDir
-from ctc_unet.synthetic import write_synthetic_dataset
-from ctc_unet.trainer import resolve_device, train
+from ctc_unet.data.synthetic import write_synthetic_dataset
+from ctc_unet.device import resolve_device
+from ctc_unet.training.loop import train
+from ctc_unet.training.rundir import RunDir
 
 SETUPS = {"paper (64 ch, 572 tile)": None, "cpu profile (16 ch, 316 tile)": "cpu"}
 

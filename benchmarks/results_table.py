@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ctc_unet.rundir import RunDir
+from ctc_unet.training.rundir import RunDir
 
 
 def row(run: RunDir, hardware: str) -> list[str]:

@@ -1,5 +1,5 @@
 """``python -m ctc_unet`` runs the CLI."""
 
-from ctc_unet.cli import main
+from ctc_unet.cli.app import main
 
 main()

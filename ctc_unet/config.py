@@ -333,7 +333,7 @@ def to_dict(cfg: Any) -> dict[str, Any]:
 
 def dump_config(cfg: Config, path: Path) -> Path:
     """Write the resolved config as YAML (atomically)."""
-    from ctc_unet.dataio import atomic_write
+    from ctc_unet.files import atomic_write
 
     text = yaml.safe_dump(to_dict(cfg), sort_keys=False)
     atomic_write(Path(path), lambda p: p.write_text(text))

@@ -13,7 +13,7 @@ import numpy as np
 from skimage.color import label2rgb
 from skimage.segmentation import find_boundaries
 
-from ctc_unet.dataio import atomic_write
+from ctc_unet.files import atomic_write
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from ctc_unet.synthetic import write_synthetic_dataset
+from ctc_unet.data.synthetic import write_synthetic_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("CTC_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -110,8 +110,8 @@ TINY_OVERRIDES = {"model": {"base_channels": 4, "depth": 3},
 def tiny_run(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A run directory of a tiny net trained 20 iterations on the synthetic dataset."""
     from ctc_unet.config import load_config
-    from ctc_unet.rundir import RunDir
-    from ctc_unet.trainer import train
+    from ctc_unet.training.loop import train
+    from ctc_unet.training.rundir import RunDir
 
     run = RunDir(tmp_path_factory.mktemp("runs") / "tiny")
     train(synthetic_root, run, load_config(None, overrides=TINY_OVERRIDES), "cpu")

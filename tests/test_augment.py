@@ -7,7 +7,8 @@ import pytest
 import torch
 from monai.transforms import Compose, MapTransform
 
-from ctc_unet.augment import (
+from ctc_unet.config import AugmentConfig
+from ctc_unet.training.augment import (
     RandTileSampled,
     coarse_displacement,
     make_augmentation,
@@ -15,7 +16,6 @@ from ctc_unet.augment import (
     sample_seed,
     sampling_grid,
 )
-from ctc_unet.config import AugmentConfig
 
 OFF = AugmentConfig(elastic_prob=0.0, shift=False, rotate_prob=0.0, rot90_prob=0.0,
                     flip_prob=0.0, contrast_prob=0.0, brightness_prob=0.0, gamma_prob=0.0,

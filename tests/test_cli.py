@@ -10,7 +10,7 @@ import tifffile
 from conftest import make_ctc_zip, write_isbi
 from typer.testing import CliRunner
 
-from ctc_unet.cli import app
+from ctc_unet.cli.app import app
 
 runner = CliRunner()
 COMMANDS = ["datasets", "download", "inspect", "targets", "demo"]

@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 from typer.testing import CliRunner
 
-from ctc_unet.cli import app
+from ctc_unet.cli.app import app
 from ctc_unet.config import (
     Config,
     ConfigError,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from ctc_unet.dataio import (
+from ctc_unet.data.ctc import (
     TrackRecord,
     format_tracks,
     open_ctc_dataset,
@@ -13,8 +13,8 @@ from ctc_unet.dataio import (
     write_mask,
     write_tracks,
 )
+from ctc_unet.data.inspection import annotation_coverage
 from ctc_unet.errors import DataError
-from ctc_unet.inspection import annotation_coverage
 
 
 def test_open_synthetic_dataset_indexes_every_kind_of_file(synthetic_root):

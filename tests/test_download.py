@@ -9,9 +9,9 @@ from dataclasses import replace
 import pytest
 from conftest import make_ctc_zip
 
-from ctc_unet.download import dataset_dir, download_dataset, is_present, safe_extract
+from ctc_unet.data.download import dataset_dir, download_dataset, is_present, safe_extract
+from ctc_unet.data.registry import resolve
 from ctc_unet.errors import DownloadError
-from ctc_unet.registry import resolve
 
 INFO = resolve("DIC-HeLa")
 

@@ -16,13 +16,15 @@ from conftest import TINY_OVERRIDES, write_isbi
 from ctc_metrics.scripts.validate import validate_sequence
 from typer.testing import CliRunner
 
-from ctc_unet.cli import app
+from ctc_unet.cli.app import app
 from ctc_unet.config import load_config
+from ctc_unet.device import resolve_device
 from ctc_unet.errors import CtcUnetError
-from ctc_unet.evaluation import isbi_measures
-from ctc_unet.rundir import RunDir
-from ctc_unet.submission import build_wheel, package_submission, pinned_requirements
-from ctc_unet.trainer import resolve_device, train
+from ctc_unet.evaluation.isbi import isbi_measures
+from ctc_unet.submission.package import package_submission
+from ctc_unet.submission.wheel import build_wheel, pinned_requirements
+from ctc_unet.training.loop import train
+from ctc_unet.training.rundir import RunDir
 
 runner = CliRunner()
 
@@ -160,7 +162,8 @@ def test_wheel_and_requirements(tmp_path):
     wheel = build_wheel(tmp_path)
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
-    assert {"ctc_unet/cli.py", "ctc_unet/configs/defaults.yaml"} <= names
+    assert {"ctc_unet/cli/app.py", "ctc_unet/configs/defaults.yaml",
+            "ctc_unet/configs/profiles/cpu.yaml"} <= names
     assert any(n.endswith(".dist-info/RECORD") for n in names)
     reqs = pinned_requirements()
     assert "torch==" in reqs and "monai==" in reqs and "+cpu" not in reqs

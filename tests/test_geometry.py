@@ -2,7 +2,7 @@ import itertools
 
 import pytest
 
-from ctc_unet.geometry import (
+from ctc_unet.model.geometry import (
     TileSizeError,
     input_for_output,
     is_valid,

@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from ctc_unet.geometry import TileSizeError, is_valid, output_size
-from ctc_unet.inference import (
+from ctc_unet.inference.tiling import (
     activation_bytes,
     choose_tile,
     predict_tiled,
-    predict_tta,
     predict_whole,
     tile_plan,
 )
-from ctc_unet.model import UNet
+from ctc_unet.inference.tta import predict_tta
+from ctc_unet.model.geometry import TileSizeError, is_valid, output_size
+from ctc_unet.model.unet import UNet
 
 
 @pytest.fixture(scope="module")

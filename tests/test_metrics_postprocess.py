@@ -8,10 +8,10 @@ from ctc_metrics.metrics import seg as ctc_seg
 from ctc_metrics.utils.representations import match
 
 from ctc_unet.config import PostprocessConfig
-from ctc_unet.dataio import open_ctc_dataset
-from ctc_unet.metrics import pixel_iou, seg_measure, seg_scores
-from ctc_unet.postprocess import fill_holes, instances_from_probability, restore_borders
-from ctc_unet.targets import two_class_target
+from ctc_unet.data.ctc import open_ctc_dataset
+from ctc_unet.evaluation.seg import pixel_iou, seg_measure, seg_scores
+from ctc_unet.postprocess.instances import fill_holes, instances_from_probability, restore_borders
+from ctc_unet.targets.borders import two_class_target
 
 
 def random_instances(seed: int, n: int = 12, size: int = 96) -> np.ndarray:

@@ -8,8 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ctc_unet.loss import weighted_cross_entropy
-from ctc_unet.model import UNet, center_crop, conv_layers
+from ctc_unet.model.unet import UNet, center_crop, conv_layers
+from ctc_unet.training.loss import weighted_cross_entropy
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def test_dropout_only_in_training():
 
 
 def test_invalid_tile_is_a_clear_error():
-    from ctc_unet.geometry import TileSizeError
+    from ctc_unet.model.geometry import TileSizeError
 
     with pytest.raises(TileSizeError):
         UNet(base_channels=4).output_size(570)

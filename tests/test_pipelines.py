@@ -13,7 +13,7 @@ import pytest
 from conftest import REPO, make_ctc_zip
 from typer.testing import CliRunner
 
-from ctc_unet.cli import app
+from ctc_unet.cli.app import app
 
 SCRIPTS = sorted((REPO / "pipelines").glob("*.sh")) + sorted((REPO / "pipelines").glob("*.sbatch"))
 
@@ -91,7 +91,8 @@ def test_run_all_chains_jobs_with_dependencies(tmp_path):
 def test_second_trainer_on_a_locked_run_dir_fails_cleanly(synthetic_root, tmp_path):
     run = tmp_path / "locked"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from ctc_unet.rundir import RunDir, RunLock;"
+        [sys.executable, "-c", "import sys, time; "
+         "from ctc_unet.training.rundir import RunDir, RunLock; "
          "RunLock(RunDir(sys.argv[1])).__enter__(); print('locked', flush=True); "
          "time.sleep(120)", str(run)], stdout=subprocess.PIPE, text=True)
     try:

@@ -10,11 +10,11 @@ from conftest import write_isbi
 from ctc_metrics.scripts.validate import validate_sequence
 from typer.testing import CliRunner
 
-from ctc_unet.cli import app
+from ctc_unet.cli.app import app
 from ctc_unet.config import load_config
-from ctc_unet.dataio import open_ctc_dataset
-from ctc_unet.predict import search_postprocess
-from ctc_unet.targets import two_class_target
+from ctc_unet.data.ctc import open_ctc_dataset
+from ctc_unet.postprocess.search import search_postprocess
+from ctc_unet.targets.borders import two_class_target
 
 runner = CliRunner()
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 from typer.testing import CliRunner
 
-from ctc_unet.cli import app
-from ctc_unet.dataio import open_ctc_dataset
-from ctc_unet.inspection import inspect_path
-from ctc_unet.isbi import read_isbi2012
+from ctc_unet.cli.app import app
+from ctc_unet.data.ctc import open_ctc_dataset
+from ctc_unet.data.inspection import inspect_path
+from ctc_unet.data.isbi import read_isbi2012
 
 
 def test_dic_hela_training_layout(shared_data):

@@ -1,7 +1,7 @@
 import pytest
 
+from ctc_unet.data.registry import CTC_SERVER, DATASETS, all_names, resolve
 from ctc_unet.errors import UnknownDatasetError
-from ctc_unet.registry import CTC_SERVER, DATASETS, all_names, resolve
 
 OFFICIAL_2D = [
     "PhC-C2DH-U373", "DIC-C2DH-HeLa", "Fluo-N2DH-GOWT1", "Fluo-N2DL-HeLa", "PhC-C2DL-PSC",

@@ -1,9 +1,9 @@
 import numpy as np
 from scipy import ndimage as ndi
 
-from ctc_unet.dataio import open_ctc_dataset
-from ctc_unet.inspection import inspect_path
-from ctc_unet.synthetic import make_sequence
+from ctc_unet.data.ctc import open_ctc_dataset
+from ctc_unet.data.inspection import inspect_path
+from ctc_unet.data.synthetic import make_sequence
 
 
 def _touching_pairs(labels: np.ndarray) -> set[tuple[int, int]]:

@@ -7,18 +7,12 @@ import pytest
 from scipy import ndimage as ndi
 
 from ctc_unet.config import TargetConfig, load_config
-from ctc_unet.dataio import open_ctc_dataset
-from ctc_unet.samples import load_frame, training_frames
-from ctc_unet.targets import (
-    NEGLIGIBLE,
-    cached_targets,
-    class_weights,
-    make_targets,
-    separation_borders,
-    target_key,
-    unannotated_mask,
-    weight_map,
-)
+from ctc_unet.data.ctc import open_ctc_dataset
+from ctc_unet.data.frames import load_frame, training_frames
+from ctc_unet.targets.borders import separation_borders
+from ctc_unet.targets.cache import cached_targets, make_targets, target_key
+from ctc_unet.targets.ignore import unannotated_mask
+from ctc_unet.targets.weights import NEGLIGIBLE, class_weights, weight_map
 
 CFG = TargetConfig()
 
@@ -189,7 +183,7 @@ def test_cache_computes_once(tmp_path, monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("recomputed")
 
-    monkeypatch.setattr("ctc_unet.targets.make_targets", fail)
+    monkeypatch.setattr("ctc_unet.targets.cache.make_targets", fail)
     t2, w2 = cached_targets(tmp_path, lab, CFG)
     assert np.array_equal(t1, t2) and np.array_equal(w1, w2)
     assert target_key(lab, None, CFG) != target_key(lab, None, TargetConfig(sigma=4.0))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from ctc_metrics.scripts.validate import validate_sequence
 
-from ctc_unet.dataio import TrackRecord, parse_man_track, write_results
-from ctc_unet.synthetic import make_sequence
-from ctc_unet.tracking import track
+from ctc_unet.data.ctc import TrackRecord, parse_man_track, write_results
+from ctc_unet.data.synthetic import make_sequence
+from ctc_unet.tracking.overlap import track
 
 
 def frame(*boxes: tuple[int, int, int, int, int]) -> np.ndarray:

@@ -17,14 +17,16 @@ import torch
 import yaml
 from typer.testing import CliRunner
 
-from ctc_unet import trainer as trainer_mod
-from ctc_unet.cli import app
+from ctc_unet.cli.app import app
 from ctc_unet.config import TrainConfig, load_config
-from ctc_unet.loss import weighted_cross_entropy
-from ctc_unet.model import UNet
-from ctc_unet.rundir import RunDir, load_checkpoint
-from ctc_unet.trainer import lr_factor, train
-from ctc_unet.trainset import TrainingSamples, load_frames
+from ctc_unet.model.unet import UNet
+from ctc_unet.training import loop as trainer_mod
+from ctc_unet.training.loop import train
+from ctc_unet.training.loss import weighted_cross_entropy
+from ctc_unet.training.rundir import RunDir, load_checkpoint
+from ctc_unet.training.samples import TrainingSamples
+from ctc_unet.training.schedule import lr_factor
+from ctc_unet.training.split import load_frames
 
 TINY = {"model": {"base_channels": 8, "depth": 3},
         "train": {"tile_size": 172, "iterations": 30, "lr": 0.01, "log_every": 5,

@@ -1,0 +1,42 @@
+"""``ctc-unet submit``: a Cell Tracking Challenge submission package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ctc_unet.cli.options import DeviceOption, user_errors
+
+
+@user_errors
+def submit(
+    run_dirs: Annotated[list[Path], typer.Argument(
+        help="Run directories, one per dataset (each run's config names its dataset).")],
+    data: Annotated[Path, typer.Option(
+        "--data", help="Challenge data: a folder holding <DATASET>/ folders (e.g. "
+        "<data root>/challenge), or the dataset's own folder when there is one run.")],
+    team: Annotated[str, typer.Option("--team", help="Team name (letters, digits, - and _).")],
+    out: Annotated[Path, typer.Option("--out", help="Where the package and zip go.")]
+    = Path("submissions"),
+    device: DeviceOption = "auto",
+    wheel: Annotated[Path | None, typer.Option(
+        "--wheel", exists=True, dir_okay=False, help="A ctc-unet wheel to package (default: "
+        "built with pip wheel from the source tree, else packed from the installed copy).")]
+    = None,
+) -> None:
+    """Build a Cell Tracking Challenge submission: predict every challenge sequence with each
+    run, validate every XX_RES with py-ctcmetrics, add the software (weights, config,
+    thresholds, a wheel of ctc-unet, pinned requirements, one DATASET-XX.sh per sequence) and a
+    README, and zip it all. Nothing is written unless everything succeeds."""
+    from ctc_unet.cli.logsetup import is_interactive
+    from ctc_unet.device import resolve_device
+    from ctc_unet.submission.package import package_submission
+    from ctc_unet.training.rundir import RunDir
+
+    folder, archive = package_submission([RunDir(r) for r in run_dirs], data, team, out,
+                                         resolve_device(device), is_interactive(),
+                                         wheel)
+    typer.echo(str(folder))
+    typer.echo(str(archive))

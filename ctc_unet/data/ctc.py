@@ -1,0 +1,320 @@
+"""Reading and writing the Cell Tracking Challenge (CTC) folder layout.
+
+Training dataset layout (per sequence ``XX``)::
+
+    XX/tNNN.tif                  raw frames (3 or 4 digits)
+    XX_GT/SEG/man_segNNN.tif     gold segmentation, some frames, possibly partly annotated
+    XX_GT/TRA/man_trackNNN.tif   tracking markers, every frame
+    XX_GT/TRA/man_track.txt      one line ``L B E P`` per track
+    XX_ST/SEG/man_segNNN.tif     silver segmentation
+
+A challenge dataset has only the ``XX`` folders. Results go to ``XX_RES/maskNNN.tif`` (uint16,
+same digit count as the input) and ``XX_RES/res_track.txt``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import tifffile
+
+from ctc_unet.errors import DataError
+from ctc_unet.files import atomic_write, replace_dir
+
+logger = logging.getLogger(__name__)
+
+FRAME_RE = re.compile(r"^t(\d{3,4})\.tiff?$")
+SEG_RE = re.compile(r"^man_seg(\d{3,4})\.tiff?$")
+TRA_RE = re.compile(r"^man_track(\d{3,4})\.tiff?$")
+SEQUENCE_RE = re.compile(r"^\d{2,}$")
+
+
+@dataclass(frozen=True)
+class TrackRecord:
+    """One line of ``man_track.txt`` / ``res_track.txt``: label, first and last frame
+    (0-based, inclusive) and parent label (0 = no parent)."""
+
+    label: int
+    begin: int
+    end: int
+    parent: int
+
+
+# --------------------------------------------------------------------------- TIFF access
+
+
+def read_tiff(path: Path) -> np.ndarray:
+    """Read a whole TIFF file; DataError names the file when it is missing or unreadable."""
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    try:
+        data = tifffile.imread(path)
+    except Exception as exc:  # tifffile raises several types for corrupt files
+        raise DataError(f"{path}: unreadable TIFF ({type(exc).__name__}: {exc})") from exc
+    if data.size == 0:  # tifffile returns an empty array for some broken files
+        raise DataError(f"{path}: unreadable TIFF (no image data)")
+    return data
+
+
+def tiff_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype of the first series of a TIFF without reading its pixels."""
+    try:
+        with tifffile.TiffFile(path) as tif:
+            series = tif.series[0]
+            return tuple(series.shape), np.dtype(series.dtype)
+    except Exception as exc:
+        raise DataError(f"{path}: unreadable TIFF ({type(exc).__name__}: {exc})") from exc
+
+
+def squeeze_2d(image: np.ndarray, path: Path) -> np.ndarray:
+    """Drop singleton axes; a frame that is not 2D after that is an error."""
+    image = np.squeeze(image)
+    if image.ndim != 2:
+        raise DataError(f"{path}: expected a 2D image, got shape {image.shape}")
+    return image
+
+
+def check_labels(labels: np.ndarray, path: Path, shape: tuple[int, ...] | None) -> np.ndarray:
+    """Validate a label image: integer, non-negative, and (when given) of the frame's shape."""
+    labels = squeeze_2d(labels, path)
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise DataError(f"{path}: label image has dtype {labels.dtype}; labels must be integers")
+    if np.issubdtype(labels.dtype, np.signedinteger) and labels.size and labels.min() < 0:
+        raise DataError(f"{path}: label image has negative values")
+    if shape is not None and labels.shape != tuple(shape):
+        raise DataError(
+            f"{path}: mask shape {labels.shape} differs from its frame's shape {tuple(shape)}"
+        )
+    return labels
+
+
+# --------------------------------------------------------------------------- track files
+
+
+def parse_man_track(path: Path) -> list[TrackRecord]:
+    """Parse ``man_track.txt`` (or ``res_track.txt``) into records, checking each line."""
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    records: list[TrackRecord] = []
+    seen: set[int] = set()
+    for lineno, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 4 or not all(p.isdigit() for p in parts):
+            raise DataError(f"{path}:{lineno}: expected four non-negative integers 'L B E P', "
+                            f"got {line.strip()!r}")
+        label, begin, end, parent = (int(p) for p in parts)
+        if label == 0:
+            raise DataError(f"{path}:{lineno}: track label 0 is reserved for the background")
+        if begin > end:
+            raise DataError(f"{path}:{lineno}: track {label} begins ({begin}) after it "
+                            f"ends ({end})")
+        if label in seen:
+            raise DataError(f"{path}:{lineno}: track {label} is listed twice")
+        seen.add(label)
+        records.append(TrackRecord(label, begin, end, parent))
+    missing = sorted({r.parent for r in records if r.parent and r.parent not in seen})
+    if missing:
+        raise DataError(f"{path}: parent track(s) {missing} are not listed")
+    return records
+
+
+def format_tracks(records: Iterable[TrackRecord]) -> str:
+    """Text of a track file, one ``L B E P`` line per record, sorted by label."""
+    return "".join(f"{r.label} {r.begin} {r.end} {r.parent}\n"
+                   for r in sorted(records, key=lambda r: r.label))
+
+
+# --------------------------------------------------------------------------- dataset layout
+
+
+def _indexed_files(folder: Path, pattern: re.Pattern[str]) -> dict[int, Path]:
+    if not folder.is_dir():
+        return {}
+    out: dict[int, Path] = {}
+    for p in sorted(folder.iterdir()):
+        m = pattern.match(p.name)
+        if m:
+            out[int(m.group(1))] = p
+    return out
+
+
+@dataclass(frozen=True)
+class Sequence:
+    """One CTC sequence and the annotation files found for it (nothing is read yet)."""
+
+    name: str
+    root: Path
+    frames: dict[int, Path]
+    digits: int
+    gt_seg: dict[int, Path] = field(default_factory=dict)
+    gt_tra: dict[int, Path] = field(default_factory=dict)
+    tracks_file: Path | None = None
+    st_seg: dict[int, Path] = field(default_factory=dict)
+
+    @property
+    def has_gt(self) -> bool:
+        return bool(self.gt_seg or self.gt_tra)
+
+    def frame_shape(self, t: int) -> tuple[int, ...]:
+        """Shape of frame ``t`` read from the TIFF header."""
+        shape, _ = tiff_header(self.frames[t])
+        return tuple(d for d in shape if d != 1) or shape
+
+    def read_frame(self, t: int) -> np.ndarray:
+        """Raw frame ``t`` as stored (2D)."""
+        return squeeze_2d(read_tiff(self.frames[t]), self.frames[t])
+
+    def _read_mask(self, files: dict[int, Path], t: int) -> np.ndarray:
+        if t not in files:
+            raise DataError(f"{self.root / self.name}: no mask for frame {t}")
+        shape = self.frame_shape(t) if t in self.frames else None
+        return check_labels(read_tiff(files[t]), files[t], shape)
+
+    def read_gt_seg(self, t: int) -> np.ndarray:
+        """Gold segmentation of frame ``t`` (validated against the frame)."""
+        return self._read_mask(self.gt_seg, t)
+
+    def read_gt_tra(self, t: int) -> np.ndarray:
+        """Tracking markers of frame ``t`` (validated against the frame)."""
+        return self._read_mask(self.gt_tra, t)
+
+    def read_st_seg(self, t: int) -> np.ndarray:
+        """Silver segmentation of frame ``t`` (validated against the frame)."""
+        return self._read_mask(self.st_seg, t)
+
+    def tracks(self) -> list[TrackRecord]:
+        """Records of ``XX_GT/TRA/man_track.txt``."""
+        if self.tracks_file is None:
+            raise DataError(f"{self.root / (self.name + '_GT') / 'TRA'}: no man_track.txt")
+        return parse_man_track(self.tracks_file)
+
+
+@dataclass(frozen=True)
+class CtcDataset:
+    """A CTC dataset folder: its sequences, keyed by name (``"01"``, ``"02"``, ...)."""
+
+    root: Path
+    sequences: dict[str, Sequence]
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    @property
+    def has_gt(self) -> bool:
+        return any(s.has_gt for s in self.sequences.values())
+
+    def sequence(self, name: str) -> Sequence:
+        """Sequence by name; accepts ``1`` for ``01``."""
+        key = name.zfill(2)
+        if key not in self.sequences:
+            raise DataError(f"{self.root}: no sequence {name!r} (found: "
+                            f"{', '.join(self.sequences) or 'none'})")
+        return self.sequences[key]
+
+
+def _digits(files: dict[int, Path], folder: Path, prefix: str) -> int:
+    widths = {len(p.stem) - len(prefix) for p in files.values()}
+    if len(widths) > 1:
+        raise DataError(f"{folder}: frame numbers mix {sorted(widths)} digits")
+    return widths.pop()
+
+
+def open_sequence(root: Path, name: str) -> Sequence:
+    """Index sequence ``name`` under ``root``: frames, GT SEG/TRA and ST SEG files."""
+    folder = root / name
+    frames = _indexed_files(folder, FRAME_RE)
+    if not frames:
+        raise DataError(f"{folder}: no frames (expected files named t000.tif or t0000.tif)")
+    gt = root / f"{name}_GT"
+    tracks_file = gt / "TRA" / "man_track.txt"
+    return Sequence(
+        name=name,
+        root=root,
+        frames=frames,
+        digits=_digits(frames, folder, "t"),
+        gt_seg=_indexed_files(gt / "SEG", SEG_RE),
+        gt_tra=_indexed_files(gt / "TRA", TRA_RE),
+        tracks_file=tracks_file if tracks_file.is_file() else None,
+        st_seg=_indexed_files(root / f"{name}_ST" / "SEG", SEG_RE),
+    )
+
+
+def open_ctc_dataset(root: Path, require_gt: bool = False) -> CtcDataset:
+    """Index a CTC training or challenge dataset folder.
+
+    Raises DataError when the folder is missing, holds no sequence folder, a sequence has no
+    frames, or ``require_gt`` is set and no sequence has ground truth.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root}: folder not found")
+    names = sorted(p.name for p in root.iterdir() if p.is_dir() and SEQUENCE_RE.match(p.name))
+    if not names:
+        raise DataError(f"{root}: no sequence folders (expected 01, 02, ... holding tNNN.tif)")
+    dataset = CtcDataset(root=root, sequences={n: open_sequence(root, n) for n in names})
+    if require_gt and not dataset.has_gt:
+        raise DataError(f"{root}: no ground truth (expected folders like 01_GT/SEG, 01_GT/TRA)")
+    return dataset
+
+
+# --------------------------------------------------------------------------- results
+
+
+def res_folder(out_root: Path, sequence: str) -> Path:
+    """``<out_root>/<XX>_RES``."""
+    return Path(out_root) / f"{sequence}_RES"
+
+
+def write_mask(res_dir: Path, t: int, mask: np.ndarray, digits: int) -> Path:
+    """Write ``maskNNN.tif`` (uint16, ``digits`` digits) atomically; returns its path."""
+    mask = np.asarray(mask)
+    if mask.ndim != 2 or not np.issubdtype(mask.dtype, np.integer):
+        raise ValueError(f"a result mask must be a 2D integer array, got {mask.dtype} {mask.shape}")
+    if mask.size and (mask.min() < 0 or mask.max() > np.iinfo(np.uint16).max):
+        raise ValueError("result mask labels must lie in 0..65535")
+    return write_label_tiff(Path(res_dir) / f"mask{t:0{digits}d}.tif", mask)
+
+
+def write_tracks(path: Path, records: Iterable[TrackRecord]) -> Path:
+    """Write a ``man_track.txt`` / ``res_track.txt`` file atomically."""
+    text = format_tracks(records)
+    atomic_write(Path(path), lambda p: p.write_text(text))
+    return Path(path)
+
+
+def write_label_tiff(path: Path, labels: np.ndarray) -> Path:
+    """Write a uint16 label TIFF atomically (GT, ST or result masks)."""
+    atomic_write(Path(path), lambda p: tifffile.imwrite(p, np.asarray(labels, np.uint16),
+                                                         compression="zlib"))
+    return Path(path)
+
+
+def write_results(out_root: Path, sequence: str, frames: list[int], masks: list[np.ndarray],
+                  records: Iterable[TrackRecord], digits: int) -> Path:
+    """Write ``<out_root>/<XX>_RES`` (masks and res_track.txt) into a temporary folder and move
+    it into place only when complete; returns the folder.
+
+    ``records`` use list positions as frame numbers; they are mapped to ``frames``.
+    """
+    final = res_folder(out_root, sequence)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.tmp-"))
+    try:
+        for t, mask in zip(frames, masks, strict=True):
+            write_mask(staging, t, mask, digits)
+        write_tracks(staging / "res_track.txt",
+                     [TrackRecord(r.label, frames[r.begin], frames[r.end], r.parent)
+                      for r in records])
+        return replace_dir(staging, final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

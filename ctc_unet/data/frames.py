@@ -1,0 +1,124 @@
+"""Annotated training frames: which frames a target source (GT, ST, GT+ST) provides, and
+loading one as (normalized image, instance labels, ignore mask)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from ctc_unet.config import TargetConfig
+from ctc_unet.data.ctc import CtcDataset, open_ctc_dataset
+from ctc_unet.data.isbi import IsbiData, is_isbi_folder, read_isbi2012
+from ctc_unet.errors import DataError
+from ctc_unet.targets.ignore import unannotated_mask
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FrameRef:
+    """One annotated frame: sequence name, frame index, and where its labels come from."""
+
+    sequence: str
+    t: int
+    source: Literal["GT", "ST", "ISBI"]
+
+
+@dataclass(frozen=True)
+class AnnotatedFrame:
+    """image: (H, W) float32, normalized; labels: (H, W) int32; ignore: (H, W) bool or None."""
+
+    ref: FrameRef
+    image: np.ndarray
+    labels: np.ndarray
+    ignore: np.ndarray | None
+
+
+def normalize_image(image: np.ndarray, low: float = 1.0, high: float = 99.8) -> np.ndarray:
+    """Percentile normalization to about [0, 1]: (H, W) any dtype -> (H, W) float32."""
+    image = image.astype(np.float32)
+    lo, hi = np.percentile(image, [low, high])
+    return (image - lo) / max(float(hi - lo), 1e-6)
+
+
+def training_frames(dataset: CtcDataset, source: str,
+                    sequences: Iterable[str] | None = None) -> list[FrameRef]:
+    """Frames of ``sequences`` (default: all) that ``source`` annotates.
+
+    GT: frames with a gold mask; ST: frames with a silver mask; GT+ST: the GT frames, plus ST
+    for frames without GT. Raises DataError when the source provides no frame.
+    """
+    names = [dataset.sequence(s).name for s in sequences] if sequences else list(dataset.sequences)
+    refs: list[FrameRef] = []
+    for name in names:
+        seq = dataset.sequences[name]
+        gt = sorted(t for t in seq.gt_seg if t in seq.frames)
+        st = sorted(t for t in seq.st_seg if t in seq.frames)
+        if source in ("GT", "GT+ST"):
+            refs += [FrameRef(name, t, "GT") for t in gt]
+        if source == "ST":
+            refs += [FrameRef(name, t, "ST") for t in st]
+        if source == "GT+ST":
+            refs += [FrameRef(name, t, "ST") for t in st if t not in set(gt)]
+    if not refs:
+        raise DataError(f"{dataset.root}: no {source} annotations in sequence(s) "
+                        f"{', '.join(names)}")
+    return refs
+
+
+def load_frame(dataset: CtcDataset, ref: FrameRef, cfg: TargetConfig) -> AnnotatedFrame:
+    """Image, labels and ignore mask of an annotated CTC frame.
+
+    For a GT frame with ``cfg.ignore_unannotated``, tracked cells (TRA markers) without a GT
+    mask are ignored; their extent comes from the ST mask when the frame has one.
+    """
+    seq = dataset.sequences[ref.sequence]
+    image = normalize_image(seq.read_frame(ref.t))
+    if ref.source == "ST":
+        return AnnotatedFrame(ref, image, seq.read_st_seg(ref.t).astype(np.int32), None)
+    labels = seq.read_gt_seg(ref.t).astype(np.int32)
+    ignore = None
+    if cfg.ignore_unannotated and ref.t in seq.gt_tra:
+        silver = seq.read_st_seg(ref.t) if ref.t in seq.st_seg else None
+        mask = unannotated_mask(labels, seq.read_gt_tra(ref.t), cfg.ignore_margin, silver)
+        ignore = mask if mask.any() else None
+    return AnnotatedFrame(ref, image, labels, ignore)
+
+
+def isbi_frames(data: IsbiData, slices: Iterable[int]) -> list[AnnotatedFrame]:
+    """ISBI 2012 slices as annotated frames: labels are the connected cell regions
+    (membrane = background)."""
+    out = []
+    for z in slices:
+        labels, _ = ndi.label(data.train_labels[z])
+        out.append(AnnotatedFrame(FrameRef("train", int(z), "ISBI"),
+                                  normalize_image(data.train_volume[z]), labels.astype(np.int32),
+                                  None))
+    return out
+
+
+def annotated_frame(root: Path, sequence: str, frame: int | None, cfg: TargetConfig
+                    ) -> AnnotatedFrame:
+    """One annotated frame of a dataset folder: a CTC frame of ``sequence`` annotated by
+    ``cfg.source`` (default: the first), or an ISBI 2012 slice."""
+    if is_isbi_folder(root):
+        data = read_isbi2012(root)
+        z = 0 if frame is None else frame
+        if not 0 <= z < data.train_volume.shape[0]:
+            raise DataError(f"{root}: slice {z} out of range 0..{data.train_volume.shape[0] - 1}")
+        return isbi_frames(data, [z])[0]
+    ds = open_ctc_dataset(root)
+    annotated = training_frames(ds, cfg.source, [sequence])
+    refs = annotated if frame is None else [r for r in annotated if r.t == frame]
+    if not refs:
+        more = " ..." if len(annotated) > 12 else ""
+        listed = ", ".join(str(r.t) for r in annotated[:12]) + more
+        raise DataError(f"{root}: sequence {sequence} frame {frame} has no "
+                        f"{cfg.source} annotation (annotated: {listed})")
+    return load_frame(ds, refs[0], cfg)

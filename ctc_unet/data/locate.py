@@ -1,0 +1,45 @@
+"""Finding a dataset folder from what a user types: a path, or a dataset name or alias looked
+up under the data root (and downloaded when asked)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ctc_unet.data.download import dataset_dir, download_dataset, is_present, resolve_data_dir
+from ctc_unet.data.registry import resolve
+from ctc_unet.errors import UnknownDatasetError
+
+logger = logging.getLogger(__name__)
+
+
+def resolve_dataset(name: str, data_dir: Path | None, download: bool = False,
+                    challenge: bool = False, progress: bool = False
+                    ) -> tuple[Path, str | None]:
+    """The dataset folder for NAME and the registry name that selects its config.
+
+    NAME is a folder (used as given) or a dataset name or alias, looked up under the data
+    root (its challenge copy with ``challenge``) and, with ``download``, fetched when missing.
+    """
+    candidate = Path(name).expanduser()
+    if candidate.exists() or "/" in name or "\\" in name:
+        return candidate, config_name(candidate)
+    try:
+        info = resolve(name)
+    except UnknownDatasetError:
+        if download:
+            raise
+        return candidate, None  # the reader reports "folder not found"
+    root = resolve_data_dir(data_dir)
+    if download and not is_present(info, root, challenge):
+        logger.info("%s not found under %s; downloading it", info.name, root)
+        download_dataset(info, root, challenge=challenge, progress=progress)
+    return dataset_dir(info, root, challenge), info.name
+
+
+def config_name(root: Path) -> str | None:
+    """The registry name of a dataset folder (selects configs/<name>.yaml), if it has one."""
+    try:
+        return resolve(Path(root).name).name
+    except UnknownDatasetError:
+        return None

@@ -1,0 +1,123 @@
+"""Predicting with a run: load its model, tile over frames, turn probabilities into tracked
+instances, write CTC results (or the ISBI 2012 probability stack); and the post-processing
+search that picks the threshold and minimum size on the validation frames."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import tifffile
+import torch
+
+from ctc_unet.config import Config, PostprocessConfig
+from ctc_unet.data.ctc import Sequence, write_results
+from ctc_unet.data.frames import normalize_image
+from ctc_unet.errors import CtcUnetError
+from ctc_unet.files import atomic_write
+from ctc_unet.inference.tiling import choose_tile, memory_budget, predict_tiled
+from ctc_unet.inference.tta import predict_tta
+from ctc_unet.model.unet import UNet
+from ctc_unet.postprocess.instances import instances_from_probability
+from ctc_unet.tracking.overlap import track
+from ctc_unet.training.rundir import RunDir, load_checkpoint
+
+logger = logging.getLogger(__name__)
+
+@dataclass
+class Predictor:
+    """A trained model with everything needed to predict: config, post-processing, tile."""
+
+    model: UNet
+    cfg: Config
+    post: PostprocessConfig
+    device: torch.device
+    tile: int
+
+    def probabilities(self, image: np.ndarray) -> np.ndarray:
+        """(K, H, W) class probabilities of a raw (H, W) frame (normalized here)."""
+        x = normalize_image(image)
+        ic = self.cfg.inference
+
+        def one(view: np.ndarray) -> np.ndarray:
+            return predict_tiled(self.model, view, self.tile, self.device, ic.sw_batch_size)
+
+        return predict_tta(one, x, ic.tta_count) if ic.tta else one(x)
+
+    def instances(self, prob_cell: np.ndarray) -> np.ndarray:
+        """Instance labels (H, W) uint16 from the cell probability."""
+        return instances_from_probability(prob_cell, self.post, self.cfg.targets.border_width)
+
+
+def load_predictor(run: RunDir, device: torch.device, frame_shape: tuple[int, int] = (512, 512)
+                   ) -> Predictor:
+    """The run's best checkpoint (else the last), its config and post-processing."""
+    cfg = run.load_config()
+    path = run.best if run.best.is_file() else run.last
+    state = load_checkpoint(path, map_location="cpu")
+    mc = cfg.model
+    model = UNet(mc.in_channels, mc.n_classes, mc.base_channels, mc.depth, mc.dropout)
+    model.load_state_dict(state["model"])
+    model.to(device).eval()
+    post = cfg.postprocess
+    if run.postprocess.is_file():
+        chosen = json.loads(run.postprocess.read_text())
+        post = replace(post, threshold=float(chosen["threshold"]),
+                       min_size=int(chosen["min_size"]))
+    tile = cfg.inference.tile_size or choose_tile(frame_shape, mc.base_channels, mc.depth,
+                                                  memory_budget(device))
+    logger.info("model from %s (iteration %s), tile %d px, threshold %.2f, min size %d",
+                path.name, state.get("iteration"), tile, post.threshold, post.min_size)
+    return Predictor(model, cfg, post, device, tile)
+
+
+def _progress(total: int, label: str, interactive: bool):
+    if not interactive:
+        return None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    progress = Progress(label, BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    progress.add_task(label, total=total)
+    progress.start()
+    return progress
+
+
+def predict_sequence(pred: Predictor, seq: Sequence, out_root: Path,
+                     save_probabilities: bool = False, interactive: bool = False) -> Path:
+    """Segment and track every frame of ``seq``; write ``<out_root>/<XX>_RES``."""
+    frames = sorted(seq.frames)
+    instances = []
+    progress = _progress(len(frames), f"predict {seq.name}", interactive)
+    prob_dir = Path(out_root) / f"{seq.name}_PROB"
+    try:
+        for k, t in enumerate(frames):
+            prob = pred.probabilities(seq.read_frame(t))[1]
+            instances.append(pred.instances(prob))
+            if save_probabilities:
+                path = prob_dir / f"prob{t:0{seq.digits}d}.tif"
+                atomic_write(path, lambda p, prob=prob: tifffile.imwrite(p, prob))
+            if progress is not None:
+                progress.advance(0)
+            elif (k + 1) % 10 == 0 or k + 1 == len(frames):
+                logger.info("%s: %d/%d frames", seq.name, k + 1, len(frames))
+    finally:
+        if progress is not None:
+            progress.stop()
+    masks, records = track(instances, pred.cfg.tracking.min_overlap)
+    res = write_results(out_root, seq.name, frames, masks, records, seq.digits)
+    logger.info("%s: %d frames, %d tracks, %d divisions -> %s", seq.name, len(frames),
+                len(records), len({r.parent for r in records if r.parent}), res)
+    return res
+
+
+def predict_isbi_volume(pred: Predictor, volume: np.ndarray, out_path: Path) -> Path:
+    """Cell-interior probability of each slice as a float32 stack (0 = membrane, 1 = cell,
+    the convention of train-labels.tif), written atomically."""
+    if volume.ndim != 3:
+        raise CtcUnetError(f"expected a stack of slices, got shape {volume.shape}")
+    stack = np.stack([pred.probabilities(z)[1] for z in volume]).astype(np.float32)
+    atomic_write(Path(out_path), lambda p: tifffile.imwrite(p, stack, photometric="minisblack"))
+    return Path(out_path)

@@ -1,0 +1,1 @@
+"""The paper's U-Net and the tile geometry of unpadded convolutions."""

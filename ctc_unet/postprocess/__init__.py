@@ -1,0 +1,1 @@
+"""From probabilities to instances, and choosing the post-processing settings."""

@@ -1,0 +1,1 @@
+"""Cell Tracking Challenge submission packages."""

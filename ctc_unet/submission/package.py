@@ -1,0 +1,185 @@
+"""Cell Tracking Challenge submissions: results, software and scripts in one package.
+
+Layout of ``<out>/<TEAM>/`` (and ``<out>/<TEAM>.zip`` of it)::
+
+    <DATASET>/XX_RES/             maskNNN.tif + res_track.txt, validated with py-ctcmetrics
+    SW/<DATASET>-XX.sh            runs the method from SW/ with relative paths: reads
+                                  ../<DATASET>/XX, writes ../<DATASET>/XX_RES
+    SW/models/<DATASET>/          weights (checkpoint_best.pt), config.yaml, postprocess.json
+    SW/wheels/ctc_unet-*.whl      this package (built by pip wheel), for an offline install
+    SW/requirements.txt           pinned dependencies
+    SW/install.sh                 pip install of the wheel and the requirements
+    SW/README.md                  method, training configuration, how to run
+
+Everything is written into a temporary folder and moved into place only when complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import re
+import shutil
+import stat
+import tempfile
+import warnings
+import zipfile
+from pathlib import Path
+
+import torch
+
+from ctc_unet import __version__
+from ctc_unet.config import Config, dump_config
+from ctc_unet.data.ctc import open_ctc_dataset
+from ctc_unet.errors import CtcUnetError
+from ctc_unet.files import replace_dir
+from ctc_unet.submission.wheel import build_wheel, pinned_requirements
+from ctc_unet.training.rundir import RunDir, load_checkpoint, save_checkpoint
+
+logger = logging.getLogger(__name__)
+
+TEAM_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+def training_configuration(cfg: Config) -> str:
+    """The CTC name of the training data: GT, ST or GT+ST (of the dataset itself)."""
+    return cfg.targets.source
+
+
+SCRIPT = """#!/usr/bin/env bash
+# {dataset} sequence {seq}: run from this SW folder as the CTC organisers do. Reads
+# ../{dataset}/{seq} and writes ../{dataset}/{seq}_RES (masks and res_track.txt).
+# Needs ctc-unet's dependencies (see install.sh); the packaged wheel is used as is.
+set -euo pipefail
+cd "$(dirname "$0")"
+PYTHON="${{CTC_UNET_PYTHON:-python3}}"
+WHEEL="$(ls wheels/ctc_unet-*.whl | head -n 1)"
+export PYTHONPATH="$PWD/$WHEEL${{PYTHONPATH:+:$PYTHONPATH}}"
+"$PYTHON" -m ctc_unet predict "models/{dataset}" --data "../{dataset}" --sequence {seq} \\
+  --out "../{dataset}" "$@"
+"""
+
+INSTALL = """#!/usr/bin/env bash
+# Install the packaged ctc-unet and its pinned dependencies into the current Python
+# environment. Offline: pass a folder of dependency wheels, e.g. ./install.sh /path/to/wheels
+set -euo pipefail
+cd "$(dirname "$0")"
+if [ "$#" -ge 1 ]; then
+  python3 -m pip install --no-index --find-links "$1" -r requirements.txt wheels/ctc_unet-*.whl
+else
+  python3 -m pip install -r requirements.txt wheels/ctc_unet-*.whl
+fi
+"""
+
+
+def _readme(team: str, entries: list[tuple[str, RunDir, Config, list[str]]]) -> str:
+    lines = [f"# {team}: ctc-unet {__version__}", "",
+             "The original U-Net (Ronneberger, Fischer, Brox, MICCAI 2015): unpadded "
+             "convolutions, overlap-tile inference with mirrored borders, weighted "
+             "cross-entropy with separation borders between touching cells; instances from the "
+             "predicted borders; greedy overlap tracking.", "",
+             "| dataset | training configuration | sequences | network | iterations |",
+             "| --- | --- | --- | --- | --- |"]
+    for dataset, _run, cfg, seqs in entries:
+        mc = cfg.model
+        lines.append(f"| {dataset} | {training_configuration(cfg)} | {', '.join(seqs)} | "
+                     f"depth {mc.depth}, {mc.base_channels} base channels | "
+                     f"{cfg.train.iterations} |")
+    lines += ["", "Run: `./install.sh` once, then e.g. `./DATASET-01.sh` from this folder.",
+              "Set CTC_UNET_PYTHON to choose the Python interpreter; extra arguments go to "
+              "`ctc-unet predict` (e.g. `--device cpu`).", ""]
+    return "\n".join(lines)
+
+
+def _executable(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+
+
+def _challenge_root(data: Path, dataset: str, single: bool) -> Path:
+    if (data / dataset).is_dir():
+        return data / dataset
+    if single:
+        return data
+    raise CtcUnetError(f"{data}: no folder {dataset}/ with challenge sequences")
+
+
+def package_submission(runs: list[RunDir], data: Path, team: str, out: Path,
+                       device: torch.device, interactive: bool = False,
+                       wheel: Path | None = None) -> tuple[Path, Path]:
+    """Predict every challenge sequence with each run, validate, add the software, zip.
+
+    Returns the package folder and the zip. Nothing is left under ``out`` on failure.
+    """
+    from ctc_metrics.scripts.validate import validate_sequence
+
+    from ctc_unet.inference.predictor import load_predictor, predict_sequence
+
+    if not TEAM_RE.match(team):
+        raise CtcUnetError(f"team name {team!r}: use letters, digits, '-' and '_' (max 64)")
+    data = Path(data)
+    if not data.is_dir():
+        raise CtcUnetError(f"{data}: folder not found")
+    plans = []
+    for run in runs:
+        cfg = run.load_config()
+        if not (run.best.is_file() or run.last.is_file()):
+            raise CtcUnetError(f"{run.root}: no checkpoint")
+        dataset = cfg.dataset or run.root.name
+        root = _challenge_root(data, dataset, len(runs) == 1)
+        plans.append((dataset, run, cfg, open_ctc_dataset(root)))
+    if len({p[0] for p in plans}) != len(plans):
+        raise CtcUnetError("two runs for the same dataset; give one run per dataset")
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out, prefix=f".{team}.tmp-"))
+    try:
+        pkg = staging / team
+        sw = pkg / "SW"
+        entries = []
+        for dataset, run, cfg, challenge in plans:
+            first = next(iter(challenge.sequences.values()))
+            pred = load_predictor(run, device, first.frame_shape(min(first.frames)))
+            for seq in challenge.sequences.values():
+                res = predict_sequence(pred, seq, pkg / dataset, interactive=interactive)
+                with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    valid = validate_sequence(str(res), threads=1).get("Valid")
+                if valid != 1:
+                    raise CtcUnetError(f"{res}: py-ctcmetrics rejects these results; nothing "
+                                       "was written")
+                _executable(sw / f"{dataset}-{seq.name}.sh",
+                            SCRIPT.format(dataset=dataset, seq=seq.name))
+            model_dir = sw / "models" / dataset
+            state = load_checkpoint(run.best if run.best.is_file() else run.last)
+            save_checkpoint({"model": state["model"], "iteration": state.get("iteration")},
+                            model_dir / "checkpoint_best.pt")
+            dump_config(cfg, model_dir / "config.yaml")
+            if run.postprocess.is_file():
+                shutil.copy2(run.postprocess, model_dir / "postprocess.json")
+            entries.append((dataset, run, cfg, list(challenge.sequences)))
+        if wheel is not None:
+            (sw / "wheels").mkdir(parents=True, exist_ok=True)
+            shutil.copy2(wheel, sw / "wheels" / Path(wheel).name)
+        else:
+            build_wheel(sw / "wheels")
+        (sw / "requirements.txt").write_text(pinned_requirements())
+        _executable(sw / "install.sh", INSTALL)
+        (sw / "README.md").write_text(_readme(team, entries))
+        zip_tmp = staging / f"{team}.zip"
+        with zipfile.ZipFile(zip_tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+            for path in sorted(pkg.rglob("*")):
+                info = zipfile.ZipInfo.from_file(path, path.relative_to(staging).as_posix())
+                if path.is_file():
+                    info.compress_type = zipfile.ZIP_DEFLATED
+                    zf.writestr(info, path.read_bytes())
+        folder = replace_dir(pkg, out / team)
+        archive = out / f"{team}.zip"
+        os.replace(zip_tmp, archive)
+        return folder, archive
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

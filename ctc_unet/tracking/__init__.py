@@ -1,0 +1,1 @@
+"""Linking per-frame instances into CTC tracks (res_track.txt)."""

@@ -1,0 +1,71 @@
+"""DistributedDataParallel plumbing: the torchrun environment, the process group, and the
+collective decisions (stop on a signal, gather RNG states, agree on the final weights)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import torch
+import torch.distributed as dist
+
+from ctc_unet.device import resolve_device
+from ctc_unet.errors import CtcUnetError
+
+
+def dist_env() -> tuple[int, int, int]:
+    """(RANK, WORLD_SIZE, LOCAL_RANK) as set by torchrun; (0, 1, 0) otherwise."""
+    return (int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
+            int(os.environ.get("LOCAL_RANK", 0)))
+
+
+def setup_device(device_name: str, world: int, local_rank: int) -> torch.device:
+    """Join the process group when ``world`` > 1 (NCCL on CUDA, gloo on CPU) and return this
+    process's device."""
+    if world > 1 and not dist.is_initialized():
+        backend = "nccl" if device_name != "cpu" and torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend)
+    device = resolve_device(device_name)
+    if device.type == "cuda" and world > 1:
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+    return device
+
+
+def any_rank_stopped(signal_name: str | None, world: int, device: torch.device) -> bool:
+    """True when this or any other rank received a stop signal."""
+    if world == 1:
+        return signal_name is not None
+    flag = torch.tensor([1.0 if signal_name else 0.0],
+                        device=device if device.type == "cuda" else "cpu")
+    dist.all_reduce(flag)
+    return bool(flag.item() > 0)
+
+
+def gather_rng(world: int) -> list[torch.Tensor]:
+    """Every rank's CPU RNG state (rank order), for an exact resume."""
+    rng = torch.get_rng_state()
+    if world == 1:
+        return [rng]
+    gathered: list = [None] * world
+    dist.all_gather_object(gathered, rng)
+    return gathered
+
+
+def weights_checksum(model: torch.nn.Module) -> str:
+    """SHA-256 (16 hex digits) of all parameters, to compare copies of a model."""
+    h = hashlib.sha256()
+    for p in model.state_dict().values():
+        h.update(p.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def agree_on_weights(model: torch.nn.Module, world: int) -> str:
+    """The weights' checksum, checked to be the same on every rank."""
+    checksum = weights_checksum(model)
+    if world > 1:
+        sums: list = [None] * world
+        dist.all_gather_object(sums, checksum)
+        if len(set(sums)) != 1:
+            raise CtcUnetError(f"ranks disagree on the weights: {sums}")
+    return checksum

@@ -1,0 +1,256 @@
+"""Training loop: the paper's weighted loss, batch 1 per process, validation, atomic
+checkpoints, exact resume, graceful stop on SIGTERM/SIGINT, AMP and DDP.
+
+A run started with ``torchrun --nproc_per_node N`` trains with DistributedDataParallel (NCCL on
+CUDA, gloo on CPU); rank r draws sample ``iteration * N + r``, rank 0 validates and writes.
+
+``train`` runs the named steps of ``Trainer``: ``setup`` (data, model, optimizer, resume),
+``step`` (one iteration), ``validate_and_save``, ``checkpoint`` and ``finish``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ctc_unet.config import Config, dump_config
+from ctc_unet.errors import CtcUnetError
+from ctc_unet.files import write_text_atomic
+from ctc_unet.model.unet import UNet
+from ctc_unet.training.distributed import (
+    agree_on_weights,
+    any_rank_stopped,
+    dist_env,
+    gather_rng,
+    setup_device,
+)
+from ctc_unet.training.loss import weighted_cross_entropy
+from ctc_unet.training.progress import Reporter
+from ctc_unet.training.rundir import RunDir, load_checkpoint, save_checkpoint
+from ctc_unet.training.samples import TrainingSamples, sample_loader
+from ctc_unet.training.schedule import make_optimizer
+from ctc_unet.training.signals import StopFlag
+from ctc_unet.training.split import Split, load_frames
+from ctc_unet.training.validation import choose_postprocess, validate
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """How a training call ended."""
+
+    iteration: int
+    status: str  # "finished" or "interrupted"
+    best_score: float | None
+    weights_checksum: str
+    signal: str | None = None
+
+
+class Trainer:
+    """One training call on the dataset folder ``root`` into the run directory ``run``."""
+
+    def __init__(self, root: Path, run: RunDir, cfg: Config, device_name: str = "auto",
+                 resume: bool = False, interactive: bool = False) -> None:
+        self.root, self.run, self.cfg, self.tc = root, run, cfg, cfg.train
+        self.rank, self.world, local_rank = dist_env()
+        self.device = setup_device(device_name, self.world, local_rank)
+        self.resume, self.interactive = resume, interactive
+        self.it, self.start, self.best = 0, 0, None
+        self.window: list[float] = []
+        self.wait = self.busy = 0.0
+
+    def setup(self) -> None:
+        """Split and load the data, build model, optimizer and schedule, restore a checkpoint."""
+        tc, run, device = self.tc, self.run, self.device
+        if tc.deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=device.type == "cuda")
+        torch.manual_seed(tc.seed + self.rank)
+        state = load_checkpoint(run.last) if self.resume and run.last.is_file() else None
+        split = Split.from_json(run.split.read_text()) if state and run.split.is_file() else None
+        split, train_frames, self.val_frames = load_frames(self.root, self.cfg, split)
+        if self.rank == 0:
+            run.root.mkdir(parents=True, exist_ok=True)
+            dump_config(self.cfg, run.config)
+            write_text_atomic(run.split, split.to_json())
+            logger.info("%d training frames (%s), %d validation frames; device %s, %d "
+                        "process(es)", len(train_frames), self.cfg.targets.source,
+                        len(self.val_frames), device, self.world)
+        self.samples = TrainingSamples(train_frames, self.cfg, run.target_cache)
+        mc = self.cfg.model
+        self.model = UNet(mc.in_channels, mc.n_classes, mc.base_channels, mc.depth,
+                          mc.dropout).to(device)
+        if tc.channels_last and device.type == "cuda":
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.optimizer, self.scheduler = make_optimizer(self.model, tc)
+        self.use_amp = tc.amp != "none" and device.type == "cuda"
+        self.amp_dtype = torch.bfloat16 if tc.amp == "bf16" else torch.float16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and tc.amp == "fp16")
+        if state is not None:
+            self._restore(state)
+        self.net = (torch.nn.parallel.DistributedDataParallel(
+            self.model, device_ids=[device.index] if device.type == "cuda" else None)
+            if self.world > 1 else self.model)
+
+    def _restore(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.start, self.best = int(state["iteration"]), state.get("best_score")
+        self.it = self.start
+        rng = state["rng"]
+        torch.set_rng_state(rng[self.rank] if self.rank < len(rng) else rng[0])
+        if self.rank == 0:
+            logger.info("resuming at iteration %d of %d", self.start, self.tc.iterations)
+
+    def checkpoint(self, path: Path) -> None:
+        """Save model, optimizer, schedule, scaler, iteration and every rank's RNG (rank 0
+        writes, atomically)."""
+        rng = gather_rng(self.world)
+        if self.rank == 0:
+            save_checkpoint({"model": self.model.state_dict(),
+                             "optimizer": self.optimizer.state_dict(),
+                             "scheduler": self.scheduler.state_dict(),
+                             "scaler": self.scaler.state_dict(), "iteration": self.it,
+                             "best_score": self.best, "rng": rng,
+                             "config_dataset": self.cfg.dataset}, path)
+
+    def step(self, batch: dict[str, torch.Tensor]) -> float:
+        """One optimisation step on ``batch``; returns the loss."""
+        tc, device = self.tc, self.device
+        x = batch["image"].to(device, non_blocking=True)
+        if tc.channels_last and device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=self.amp_dtype, enabled=self.use_amp):
+            logits = self.net(x)
+        loss = weighted_cross_entropy(logits, batch["target"].to(device),
+                                      batch["weight"].to(device))
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if tc.grad_clip > 0:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), tc.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise CtcUnetError(f"loss became {value} at iteration {self.it + 1}; lower "
+                               "train.lr or set train.grad_clip")
+        return value
+
+    def log_train(self) -> None:
+        """Append the mean loss of the last window to metrics.jsonl (rank 0)."""
+        if self.rank == 0:
+            self.run.append_metrics({"kind": "train", "iteration": self.it,
+                                     "loss": float(np.mean(self.window)),
+                                     "lr": self.scheduler.get_last_lr()[0],
+                                     "data_wait": self.wait / max(self.busy, 1e-9),
+                                     "time": time.time()})
+        self.window.clear()
+
+    def validate_and_save(self) -> None:
+        """Validate (rank 0); save the last and, when improved, the best checkpoint."""
+        improved = False
+        if self.rank == 0:
+            scores = (validate(self.model, self.val_frames, self.cfg, self.device)
+                      if self.val_frames else {})
+            score = scores.get("val_score")
+            improved = score is not None and (self.best is None or score > self.best)
+            if improved:
+                self.best = score
+            self.run.append_metrics({"kind": "val", "iteration": self.it, **scores,
+                                     "time": time.time()})
+            if scores:
+                logger.info("validation at %d: %s%s", self.it, ", ".join(
+                    f"{k[4:]} {v:.4f}" for k, v in scores.items()),
+                    " (best)" if improved else "")
+            from ctc_unet.plots import training_curves
+
+            training_curves(self.run.read_metrics(), self.run.curves)
+        if self.world > 1:
+            import torch.distributed as dist
+
+            payload = [self.best, improved]
+            dist.broadcast_object_list(payload, src=0)
+            self.best, improved = payload
+        self.checkpoint(self.run.last)
+        if improved:
+            self.checkpoint(self.run.best)
+
+    def loop(self) -> str | None:
+        """Iterate until done or a stop signal; returns the signal's name, if any."""
+        tc = self.tc
+        loader = sample_loader(self.samples, range(self.start * self.world + self.rank,
+                                                   tc.iterations * self.world, self.world),
+                               tc.num_workers)
+        reporter = Reporter(tc.iterations, self.start, tc.log_every,
+                            self.interactive and self.rank == 0)
+        self.net.train()
+        try:
+            with StopFlag() as stop:
+                batches = iter(loader)
+                while self.it < tc.iterations:
+                    t0 = time.perf_counter()
+                    batch = next(batches)
+                    t1 = time.perf_counter()
+                    self.window.append(self.step(batch))
+                    self.wait += t1 - t0
+                    self.busy += time.perf_counter() - t0
+                    self.it += 1
+                    reporter.update(self.it - 1, float(np.mean(self.window[-tc.log_every:])),
+                                    self.scheduler.get_last_lr()[0],
+                                    self.wait / max(self.busy, 1e-9), self.device)
+                    if self.it % tc.log_every == 0 or self.it == tc.iterations:
+                        self.log_train()
+                    if self.it % tc.val_every == 0 or self.it == tc.iterations:
+                        self.validate_and_save()
+                    elif self.it % tc.checkpoint_every == 0:
+                        self.checkpoint(self.run.last)
+                    if any_rank_stopped(stop.signal, self.world, self.device):
+                        return stop.signal or "SIGTERM"
+        finally:
+            reporter.close()
+        return None
+
+    def finish(self, got_signal: str | None, elapsed: float) -> TrainResult:
+        """Checkpoint, check the ranks agree, and (rank 0, finished) plot and choose the
+        post-processing."""
+        status = "interrupted" if got_signal else "finished"
+        checksum = agree_on_weights(self.model, self.world)
+        if self.world > 1 and self.rank == 0:
+            logger.info("all %d ranks hold identical weights (checksum %s)", self.world,
+                        checksum)
+        self.checkpoint(self.run.last)
+        if got_signal and self.rank == 0:
+            logger.warning("received %s: checkpoint saved at iteration %d; rerun with --resume "
+                           "to continue", got_signal, self.it)
+        if self.rank == 0 and not got_signal:
+            from ctc_unet.plots import training_curves
+
+            training_curves(self.run.read_metrics(), self.run.curves)
+            if self.val_frames and self.val_frames[0].ref.source != "ISBI":
+                choose_postprocess(self.run, self.cfg, self.val_frames, self.device)
+            logger.info("finished: %d/%d iterations, %d this call in %s (%.2f it/s); best "
+                        "validation score %s; run directory %s", self.it, self.tc.iterations,
+                        self.it - self.start, time.strftime("%H:%M:%S", time.gmtime(elapsed)),
+                        (self.it - self.start) / max(elapsed, 1e-9),
+                        "n/a" if self.best is None else f"{self.best:.4f}", self.run.root)
+        return TrainResult(self.it, status, self.best, checksum, got_signal)
+
+
+def train(root: Path, run: RunDir, cfg: Config, device_name: str = "auto",
+          resume: bool = False, interactive: bool = False) -> TrainResult:
+    """Train on the dataset folder ``root`` into ``run``; see the module docstring."""
+    trainer = Trainer(root, run, cfg, device_name, resume, interactive)
+    trainer.setup()
+    t0 = time.perf_counter()
+    got_signal = trainer.loop()
+    return trainer.finish(got_signal, time.perf_counter() - t0)

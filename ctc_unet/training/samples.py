@@ -1,0 +1,57 @@
+"""Training samples: one seeded, augmented tile per iteration, so a resumed or distributed run
+draws exactly the samples of an uninterrupted one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ctc_unet.config import Config
+from ctc_unet.data.frames import AnnotatedFrame
+from ctc_unet.model.geometry import output_size
+from ctc_unet.targets.cache import cached_targets
+from ctc_unet.training.augment import make_augmentation
+
+
+def _seed(*keys: int) -> int:
+    return int(np.random.SeedSequence(list(keys)).generate_state(1)[0])
+
+
+class TrainingSamples(torch.utils.data.Dataset):
+    """Sample ``i`` is a function of (seed, i) alone: a frame drawn uniformly, then an augmented
+    tile of it. Items: image (1, T, T) float32, target (O, O) int64, weight (O, O) float32."""
+
+    def __init__(self, frames: list[AnnotatedFrame], cfg: Config,
+                 cache_dir: Path | None = None) -> None:
+        self.tile = cfg.train.tile_size
+        self.out = output_size(self.tile, cfg.model.depth)
+        self.seed = cfg.train.seed
+        self.items = []
+        for f in frames:
+            target, weights = cached_targets(cache_dir, f.labels, cfg.targets, f.ignore)
+            self.items.append({"image": f.image[None].astype(np.float32),
+                               "label": target[None].astype(np.float32),
+                               "weight": weights[None]})
+        self.augment = make_augmentation(cfg.augment, self.tile, self.out, seed=self.seed)
+
+    def __len__(self) -> int:
+        return 2**62  # indexed by iteration; any index is a valid sample
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng(_seed(self.seed, index, 0))
+        item = self.items[int(rng.integers(len(self.items)))]
+        self.augment.set_random_state(seed=_seed(self.seed, index, 1))
+        s = self.augment(item)
+        return {"image": s["image"], "target": s["label"][0].round().long(),
+                "weight": s["weight"][0]}
+
+
+def sample_loader(samples: TrainingSamples, indices: range, num_workers: int
+                  ) -> torch.utils.data.DataLoader:
+    """Batches of one sample for the given sample indices, in order."""
+    return torch.utils.data.DataLoader(
+        samples, batch_size=1, sampler=list(indices), num_workers=num_workers,
+        persistent_workers=False, generator=torch.Generator().manual_seed(0),
+        prefetch_factor=4 if num_workers else None)
