@@ -1,12 +1,14 @@
-"""Print the README results table from run directories (numbers come from the runs' files).
+"""Print the README results tables from run directories (every number comes from the runs'
+files: config.yaml, split.json, metrics.jsonl, postprocess.json, evaluation/*.json).
 
-    python benchmarks/results_table.py runs/acc-dic-GT runs/acc-dic-GTpST ... [--hardware TEXT]
+    python benchmarks/results_table.py runs/p12-dic-GT runs/p12-isbi [--hardware TEXT]
 
-Per run: dataset, training set (targets.source), profile, optimizer, iterations, training
-minutes (from metrics.jsonl time stamps), the best validation SEG during training, and the
-scores of ``ctc-unet evaluate RUN --frames val`` (evaluation/<dataset>/evaluation.json): SEG on
-the held-out GT frames and DET over the whole sequence; for ISBI 2012 the Rand and pixel error
-of the held-out slices without and with test-time augmentation.
+CTC runs: the scores of ``ctc-unet evaluate RUN --data DATASET --frames report``
+(evaluation/<dataset>-report/evaluation.json): SEG against the GT frames of the reporting
+block, SEG_ST against its silver truth, DET, TRA, CT, TF, BC(0) and divisions over the block.
+ISBI 2012 runs: ``ctc-unet evaluate RUN --data ISBI2012`` (the reporting slices, without and
+with test-time augmentation). Each row says which frames chose (checkpoint, post-processing)
+and which scored.
 """
 
 from __future__ import annotations
@@ -20,35 +22,74 @@ from pathlib import Path
 import numpy as np
 
 from ctc_unet.training.rundir import RunDir
+from ctc_unet.training.split import Split
 
 
-def row(run: RunDir, hardware: str) -> list[str]:
-    cfg = run.load_config()
-    records = run.read_metrics()
-    train = [r for r in records if r["kind"] == "train"]
-    val = [r for r in records if r["kind"] == "val" and "val_score" in r]
-    # Training time: the intervals between log records, leaving out the pause between a run
-    # and its --resume (an interval far longer than the usual one); the first interval, whose
-    # start is not logged, counts as a usual one.
+def minutes_and_iterations(run: RunDir) -> tuple[float, int]:
+    """Training minutes from the metrics' time stamps (a pause before a --resume, an interval
+    far longer than the usual one, is left out) and the last logged iteration."""
+    train = [r for r in run.read_metrics() if r["kind"] == "train"]
     gaps = np.diff([r["time"] for r in train]) if len(train) > 1 else np.array([])
     usual = float(np.median(gaps)) if gaps.size else 0.0
     minutes = (gaps[gaps < 10 * usual].sum() + usual) / 60 if gaps.size else float("nan")
-    iters = train[-1]["iteration"] if train else 0
-    best = max((r["val_score"] for r in val), default=float("nan"))
-    evals = sorted((run.root / "evaluation").glob("*/evaluation.json"))
-    scores = json.loads(evals[0].read_text()) if evals else []
-    base = [cfg.dataset, cfg.targets.source, cfg.profile or "paper", cfg.train.optimizer,
-            str(iters), f"{minutes:.1f}", hardware]
-    if cfg.dataset == "ISBI2012":
-        by_tta = {r["tta"]: r for r in scores}
-        no, yes = by_tta.get(1, {}), by_tta.get(max(by_tta, default=1), {})
-        return [*base, "", "", f"{no.get('rand_error', float('nan')):.4f} / "
-                f"{yes.get('rand_error', float('nan')):.4f}",
-                f"{no.get('pixel_error', float('nan')):.4f} / "
-                f"{yes.get('pixel_error', float('nan')):.4f}"]
-    seg = scores[0]["SEG"] if scores else float("nan")
-    det = scores[0]["DET"] if scores else float("nan")
-    return [*base, f"{seg:.4f} (best val {best:.4f})", f"{det:.4f}", "", ""]
+    return minutes, (train[-1]["iteration"] if train else 0)
+
+
+def _frames(refs, sources=("GT", "ST", "ISBI")) -> str:
+    parts = []
+    for source in sources:
+        ts = sorted(r.t for r in refs if r.source == source)
+        if ts:
+            span = f"{ts[0]:03d}-{ts[-1]:03d}" if len(ts) > 2 else ", ".join(f"{t:03d}"
+                                                                              for t in ts)
+            parts.append(f"{source if source != 'ISBI' else 'slices'} {span} ({len(ts)})")
+    return "; ".join(parts)
+
+
+def _f(row: dict, key: str) -> str:
+    v = row.get(key)
+    return "" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v)
+
+
+def ctc_row(run: RunDir, hardware: str) -> list[str]:
+    cfg = run.load_config()
+    split = Split.from_json(run.split.read_text())
+    minutes, iters = minutes_and_iterations(run)
+    post = json.loads(run.postprocess.read_text()) if run.postprocess.is_file() else {}
+    path = run.root / "evaluation" / f"{cfg.dataset}-report" / "evaluation.json"
+    ev = json.loads(path.read_text())[0] if path.is_file() else {}
+    chose = f"{_frames(split.val)} by {post.get('measure', 'SEG')}"
+    scored = f"{_frames(split.report)}; TRA markers {ev.get('block', '')}"
+    return [cfg.dataset, f"{cfg.targets.source}: {_frames(split.train, ('GT',))}",
+            cfg.profile or "paper", cfg.train.optimizer, str(iters), f"{minutes:.1f}",
+            hardware, chose, scored, _f(ev, "SEG"), _f(ev, "SEG_ST"), _f(ev, "DET"),
+            _f(ev, "TRA"), _f(ev, "CT"), _f(ev, "TF"), _f(ev, "BC(0)"),
+            f"{ev.get('divisions', '')} / {ev.get('divisions_ref', '')}"]
+
+
+def isbi_row(run: RunDir, hardware: str) -> list[str]:
+    cfg = run.load_config()
+    split = Split.from_json(run.split.read_text())
+    minutes, iters = minutes_and_iterations(run)
+    path = run.root / "evaluation" / "ISBI2012" / "evaluation.json"
+    rows = {r["tta"]: r for r in json.loads(path.read_text())} if path.is_file() else {}
+    no, yes = rows.get(1, {}), rows.get(max(rows, default=1), {})
+
+    def pair(key: str) -> str:
+        return f"{_f(no, key)} / {_f(yes, key)}"
+
+    return [cfg.dataset, _frames(split.train), cfg.profile or "paper", cfg.train.optimizer,
+            str(iters), f"{minutes:.1f}", hardware, f"{_frames(split.val)} by pixel error",
+            _frames(split.report), pair("rand_error"), pair("info_error"),
+            pair("pixel_error")]
+
+
+CTC_HEAD = ["dataset", "training frames", "profile", "optimizer", "iterations", "minutes",
+            "hardware", "chose (checkpoint, post-processing)", "scored", "SEG (GT)",
+            "SEG (ST)", "DET", "TRA", "CT", "TF", "BC(0)", "divisions (result / ref.)"]
+ISBI_HEAD = ["dataset", "training slices", "profile", "optimizer", "iterations", "minutes",
+             "hardware", "chose", "scored", "Rand error (no TTA / TTA)",
+             "information error (no TTA / TTA)", "pixel error (no TTA / TTA)"]
 
 
 def main() -> None:
@@ -57,13 +98,17 @@ def main() -> None:
     parser.add_argument("--hardware", default=f"{platform.machine()} CPU, {os.cpu_count()} "
                         "cores, no GPU")
     args = parser.parse_args()
-    head = ["dataset", "training set", "profile", "optimizer", "iterations", "minutes",
-            "hardware", "SEG (held-out GT frames)", "DET (seq. 01)",
-            "Rand error (no TTA / TTA)", "pixel error (no TTA / TTA)"]
-    print("| " + " | ".join(head) + " |")
-    print("|" + " --- |" * len(head))
-    for path in args.runs:
-        print("| " + " | ".join(row(RunDir(path), args.hardware)) + " |")
+    runs = [RunDir(p) for p in args.runs]
+    for head, pick, make in ((CTC_HEAD, lambda c: c.dataset != "ISBI2012", ctc_row),
+                             (ISBI_HEAD, lambda c: c.dataset == "ISBI2012", isbi_row)):
+        chosen = [r for r in runs if pick(r.load_config())]
+        if not chosen:
+            continue
+        print("| " + " | ".join(head) + " |")
+        print("|" + " --- |" * len(head))
+        for run in chosen:
+            print("| " + " | ".join(make(run, args.hardware)) + " |")
+        print()
 
 
 if __name__ == "__main__":

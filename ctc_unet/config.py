@@ -75,17 +75,32 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class SplitConfig:
-    """Which annotated frames train and which validate.
+    """Which annotated frames train, which choose (checkpoint, post-processing) and which
+    report.
 
-    Validation frames are GT frames: the sequences in ``val_sequences``, else ``val_frames``
-    of the training sequences, else a ``val_fraction`` of their GT frames (spread over time).
-    A validation frame is never trained on, neither as GT nor as ST.
+    With ``holdout_sequence``, frames ``>= holdout_from`` of that sequence are held out
+    (neither GT nor ST trains on them) and the ``holdout_gap`` frames before them are left out
+    too, since neighbouring frames are near-copies; held-out frames ``>= choose_from`` choose,
+    the others report. Each held-out frame is annotated by its GT, else its ST.
+    Without it, validation (= choosing) frames are GT frames: the sequences in
+    ``val_sequences``, else ``val_frames`` of the training sequences, else a ``val_fraction``
+    of their GT frames (spread over time); nothing is set apart for reporting.
     """
 
     train_sequences: tuple[str, ...] = ()  # empty: every sequence with annotations
     val_sequences: tuple[str, ...] = ()
     val_frames: tuple[int, ...] = ()
     val_fraction: float = 0.2
+    holdout_sequence: str = ""  # empty: no held-out block
+    holdout_from: int = 0
+    holdout_gap: int = 0
+    choose_from: int = 0
+
+    def __post_init__(self) -> None:
+        if self.holdout_sequence and not self.holdout_from < self.choose_from:
+            raise ConfigError(f"split: choose_from ({self.choose_from}) must be greater than "
+                              f"holdout_from ({self.holdout_from}) so that some held-out frames "
+                              "report")
 
 
 @dataclass(frozen=True)

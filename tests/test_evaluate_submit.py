@@ -39,7 +39,7 @@ def test_evaluate_run_dir_predicts_and_scores(tiny_run, synthetic_root, tmp_path
     for r in rows:
         assert {"SEG", "DET", "TRA", "OP_CSB", "OP_CTB"} <= set(r)
         assert 0.0 <= r["SEG"] <= 1.0 and r["OP_CSB"] == pytest.approx((r["SEG"] + r["DET"]) / 2)
-    assert (out / "evaluation.csv").read_text().startswith("dataset,sequence,seg_frames,SEG")
+    assert (out / "evaluation.csv").read_text().startswith("dataset,sequence,seg_frames,block,SEG")
     assert len(list((out / "overlays").glob("*.png"))) == 6
     assert "SEG" in result.output
 
@@ -85,7 +85,8 @@ def test_isbi_measures():
 def test_evaluate_isbi_with_and_without_tta(tmp_path):
     root = write_isbi(tmp_path / "ISBI2012")
     run = RunDir(tmp_path / "isbi-run")
-    train(root, run, load_config("ISBI2012", overrides=TINY_OVERRIDES), "cpu")
+    split = {"split": {"holdout_from": 1, "holdout_gap": 0, "choose_from": 2}}  # 3 slices
+    train(root, run, load_config("ISBI2012", overrides={**TINY_OVERRIDES, **split}), "cpu")
     result = runner.invoke(app, ["evaluate", str(run.root), "--data", str(root), "--device",
                                  "cpu"])
     assert result.exit_code == 0, result.output

@@ -16,10 +16,12 @@ logger = logging.getLogger(__name__)
 @user_errors
 def evaluate(
     path: Annotated[Path, typer.Argument(
-        help="A results folder holding XX_RES/ (with --gt), or a run directory (with --data: "
-        "predicts first).")],
+        help="A results folder holding XX_RES/ (with --gt), a run directory (with --data: "
+        "predicts first), or an ISBI 2012-style probability stack PROB.tif (with --gt "
+        "LABELS.tif).")],
     gt: Annotated[Path | None, typer.Option(
-        "--gt", help="Dataset folder with the XX_GT/ folders (for a results folder).")] = None,
+        "--gt", help="Dataset folder with the XX_GT/ folders (for a results folder), or the "
+        "label stack (for PROB.tif).")] = None,
     data: Annotated[str | None, typer.Option(
         "--data", help="Dataset folder or name with ground truth (for a run directory).")]
     = None,
@@ -27,7 +29,9 @@ def evaluate(
         "--sequence", help="Sequence(s) to evaluate (repeatable; default: all with GT).")]
     = None,
     frames: Annotated[str, typer.Option(
-        "--frames", help="SEG over 'all' GT frames or only the run's held-out 'val' frames.")]
+        "--frames", help="Which frames to score: all; choose (alias val) or report, the run's "
+        "choosing or reporting frames from its split.json; or a block FIRST-LAST. Measures "
+        "are computed on the clipped sequence (renumbered from 0).")]
     = "all",
     out: Annotated[Path | None, typer.Option(
         "--out", help="Folder for evaluation.json/.csv and overlays (default: the run's "
@@ -35,9 +39,10 @@ def evaluate(
     device: DeviceOption = "auto",
     data_dir: DataDirOption = None,
 ) -> None:
-    """CTC measures (SEG, DET, TRA, OP_CSB, OP_CTB through py-ctcmetrics) per sequence, or
-    ISBI 2012 Rand and pixel error, as a table, JSON and CSV, with overlay PNGs of
-    prediction and GT contours."""
+    """CTC measures per sequence through py-ctcmetrics (SEG, DET, TRA, OP_CSB, OP_CTB, CT, TF,
+    BC(i), CCA, divisions in result and reference; SEG_ST against the silver truth), or the
+    ISBI 2012 Rand, information and pixel errors as the challenge computes them; as a table,
+    JSON and CSV, with overlay PNGs of prediction and reference contours."""
     from ctc_unet.cli.logsetup import is_interactive
     from ctc_unet.cli.render import print_rows
     from ctc_unet.data.isbi import is_isbi_folder
@@ -45,11 +50,22 @@ def evaluate(
     from ctc_unet.device import resolve_device
     from ctc_unet.errors import CtcUnetError
     from ctc_unet.evaluation.report import write_report
-    from ctc_unet.evaluation.runs import evaluate_ctc_run, evaluate_isbi_run
+    from ctc_unet.evaluation.runs import (
+        evaluate_ctc_run,
+        evaluate_isbi_files,
+        evaluate_isbi_run,
+        frame_selection,
+    )
     from ctc_unet.training.rundir import RunDir
 
-    if frames not in ("all", "val"):
-        raise CtcUnetError(f"--frames must be all or val, got {frames!r}")
+    if path.is_file():
+        if gt is None or not gt.is_file():
+            raise CtcUnetError(f"{path}: give --gt LABELS.tif, the label stack to score "
+                               "this probability stack against")
+        block = None if frames == "all" else frame_selection(None, frames, ["-"])["-"][0]
+        rows = evaluate_isbi_files(path, gt, block)
+        print_rows(rows, write_report(rows, out or path.parent / "evaluation"))
+        return
     run = RunDir(path)
     is_run = run.config.is_file()
     if is_run and data is None:

@@ -43,16 +43,20 @@ def print_report(report) -> None:
 
 
 def print_rows(rows: list[dict], written: tuple[Path, ...] = ()) -> None:
-    """Print evaluation rows as a table (one row per sequence or setting) and the files
-    they were written to."""
+    """Print evaluation rows as a table with one line per measure and one column per row
+    (sequence or setting), so that many measures fit a terminal, and the files written."""
     columns = list(dict.fromkeys(k for r in rows for k in r))
     shown = [c for c in columns if c not in ("dataset", "Valid")]
+    key = next((c for c in ("sequence", "tta", "prediction") if c in shown), None)
     table = Table(title=f"{rows[0].get('dataset', '')}")
+    table.add_column("measure", no_wrap=True)
+    for i, r in enumerate(rows):
+        table.add_column(str(r[key]) if key else str(i + 1), no_wrap=True, justify="right")
     for c in shown:
-        table.add_column(c, no_wrap=True)
-    for r in rows:
-        table.add_row(*("" if r.get(c) is None else f"{r[c]:.4f}" if isinstance(r[c], float)
-                        else str(r[c]) for c in shown))
+        if c == key:
+            continue
+        table.add_row(c, *("" if r.get(c) is None else f"{r[c]:.4f}" if isinstance(r[c], float)
+                           else str(r[c]) for r in rows))
     out = console()
     out.print(table)
     if written:

@@ -32,12 +32,14 @@ class FrameRef:
 
 @dataclass(frozen=True)
 class AnnotatedFrame:
-    """image: (H, W) float32, normalized; labels: (H, W) int32; ignore: (H, W) bool or None."""
+    """image: (H, W) float32, normalized; labels: (H, W) int32; ignore: (H, W) bool or None;
+    markers: (H, W) TRA markers of the frame when asked for and present, else None."""
 
     ref: FrameRef
     image: np.ndarray
     labels: np.ndarray
     ignore: np.ndarray | None
+    markers: np.ndarray | None = None
 
 
 def normalize_image(image: np.ndarray, low: float = 1.0, high: float = 99.8) -> np.ndarray:
@@ -72,7 +74,8 @@ def training_frames(dataset: CtcDataset, source: str,
     return refs
 
 
-def load_frame(dataset: CtcDataset, ref: FrameRef, cfg: TargetConfig) -> AnnotatedFrame:
+def load_frame(dataset: CtcDataset, ref: FrameRef, cfg: TargetConfig, markers: bool = False
+               ) -> AnnotatedFrame:
     """Image, labels and ignore mask of an annotated CTC frame.
 
     For a GT frame with ``cfg.ignore_unannotated``, tracked cells (TRA markers) without a GT
@@ -80,15 +83,16 @@ def load_frame(dataset: CtcDataset, ref: FrameRef, cfg: TargetConfig) -> Annotat
     """
     seq = dataset.sequences[ref.sequence]
     image = normalize_image(seq.read_frame(ref.t))
+    tra = seq.read_gt_tra(ref.t) if markers and ref.t in seq.gt_tra else None
     if ref.source == "ST":
-        return AnnotatedFrame(ref, image, seq.read_st_seg(ref.t).astype(np.int32), None)
+        return AnnotatedFrame(ref, image, seq.read_st_seg(ref.t).astype(np.int32), None, tra)
     labels = seq.read_gt_seg(ref.t).astype(np.int32)
     ignore = None
     if cfg.ignore_unannotated and ref.t in seq.gt_tra:
         silver = seq.read_st_seg(ref.t) if ref.t in seq.st_seg else None
         mask = unannotated_mask(labels, seq.read_gt_tra(ref.t), cfg.ignore_margin, silver)
         ignore = mask if mask.any() else None
-    return AnnotatedFrame(ref, image, labels, ignore)
+    return AnnotatedFrame(ref, image, labels, ignore, tra)
 
 
 def isbi_frames(data: IsbiData, slices: Iterable[int]) -> list[AnnotatedFrame]:

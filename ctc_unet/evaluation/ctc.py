@@ -1,8 +1,12 @@
-"""CTC measures through py-ctcmetrics.
+"""CTC measures through py-ctcmetrics (the challenge's own Python implementation).
 
-CTC (per sequence): SEG (the paper's "IOU" of Table 2), DET, TRA, OP_CSB = (SEG + DET) / 2 and
-OP_CTB = (SEG + TRA) / 2, computed by py-ctcmetrics from the ``XX_RES`` and ``XX_GT`` folders.
-SEG can be restricted to some GT frames (e.g. a run's held-out validation frames).
+Per sequence: SEG (the paper's "IOU" of Table 2), DET, TRA, OP_CSB = (SEG + DET) / 2,
+OP_CTB = (SEG + TRA) / 2, and the biologically inspired measures CT (complete tracks), TF
+(track fractions), BC(i) (branching correctness, divisions matched within i frames) and CCA
+(cell-cycle accuracy); plus the number of divisions in the result and in the reference.
+Everything can be restricted to a block of frames (``first..last``): result and ground truth
+are clipped to it (``ctc_unet.evaluation.clip``) and py-ctcmetrics scores the clipped pair.
+SEG can also be taken against the silver truth (``SEG_ST``), a proxy where GT is scarce.
 """
 
 from __future__ import annotations
@@ -10,52 +14,78 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import os
 import tempfile
 import warnings
-from collections.abc import Iterable
 from pathlib import Path
 
-from ctc_unet.data.ctc import SEG_RE
+from ctc_unet.data.ctc import parse_man_track
 from ctc_unet.errors import DataError
+from ctc_unet.evaluation.clip import clip_ground_truth, clip_results
 
 logger = logging.getLogger(__name__)
 
-CTC_MEASURES = ("SEG", "DET", "TRA", "OP_CSB", "OP_CTB")
+CTC_MEASURES = ("SEG", "DET", "TRA", "OP_CSB", "OP_CTB", "CT", "TF", "BC(0)", "BC(1)",
+                "BC(2)", "BC(3)", "CCA")
+_REQUEST = ["Valid", "SEG", "DET", "TRA", "CT", "TF", "BC", "CCA"]
 
 
-def _subset_gt(gt_dir: Path, frames: Iterable[int], into: Path) -> Path:
-    """A GT folder whose SEG holds only ``frames`` (links to the originals) and the full TRA."""
-    keep = set(frames)
-    (into / "SEG").mkdir(parents=True)
-    os.symlink((gt_dir / "TRA").resolve(), into / "TRA")
-    for p in sorted((gt_dir / "SEG").iterdir()):
-        m = SEG_RE.match(p.name)
-        if m and int(m.group(1)) in keep:
-            os.symlink(p.resolve(), into / "SEG" / p.name)
-    return into
-
-
-def evaluate_ctc_sequence(res_dir: Path, gt_dir: Path, seg_frames: Iterable[int] | None = None
-                          ) -> dict[str, float]:
-    """CTC measures of one ``XX_RES`` folder against its ``XX_GT`` folder (py-ctcmetrics)."""
+def _py_ctcmetrics(res: Path, gt: Path, metrics: list[str]) -> dict:
     from ctc_metrics.scripts.evaluate import evaluate_sequence
 
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        try:
+            return evaluate_sequence(str(res), str(gt), metrics=list(metrics), threads=1)
+        except (AssertionError, ValueError, KeyError, IndexError) as exc:
+            raise DataError(f"{res}: py-ctcmetrics could not score it against {gt} "
+                            f"({type(exc).__name__}: {exc})") from exc
+
+
+def count_divisions(track_file: Path) -> int:
+    """Number of tracks with daughters in a track file (res_track.txt or man_track.txt)."""
+    return len({r.parent for r in parse_man_track(track_file) if r.parent})
+
+
+def _check_inputs(res_dir: Path, gt_dir: Path) -> None:
     for need in (res_dir / "res_track.txt", gt_dir / "TRA" / "man_track.txt"):
         if not need.is_file():
             raise DataError(f"{need}: file not found")
-    if not any((gt_dir / "SEG").glob("man_seg*.tif")):
-        raise DataError(f"{gt_dir / 'SEG'}: no GT segmentation to evaluate SEG against")
     n_res = len(list(res_dir.glob("mask*.tif")))
     n_tra = len(list((gt_dir / "TRA").glob("man_track*.tif")))
     if n_res != n_tra:
-        raise DataError(f"{res_dir}: {n_res} result masks but {n_tra} frames in {gt_dir / 'TRA'}")
-    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings(), \
-            contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        gt = gt_dir if seg_frames is None else _subset_gt(gt_dir, seg_frames, Path(tmp) / "GT")
-        results = evaluate_sequence(str(res_dir), str(gt), metrics=list(CTC_MEASURES),
-                                    threads=1)
-    out = {k: float(results[k]) for k in CTC_MEASURES if results.get(k) is not None}
-    out["Valid"] = float(results.get("Valid", 1))
+        raise DataError(f"{res_dir}: {n_res} result masks but {n_tra} frames in "
+                        f"{gt_dir / 'TRA'}")
+
+
+def evaluate_ctc_sequence(res_dir: Path, gt_dir: Path, frames: tuple[int, int] | None = None,
+                          digits: int = 3, st_dir: Path | None = None,
+                          seg_frames: set[int] | None = None) -> dict[str, float]:
+    """CTC measures of one ``XX_RES`` folder against its ``XX_GT`` folder.
+
+    frames: (first, last) to score only that block (renumbered from 0); digits: the mask
+    files' digit count; st_dir: the ``XX_ST`` folder, to add SEG against the silver truth
+    (``SEG_ST``); seg_frames: count SEG only on these GT frames. Returns the measures present
+    (SEG only where the block has GT SEG frames) and the division counts.
+    """
+    res_dir, gt_dir = Path(res_dir), Path(gt_dir)
+    _check_inputs(res_dir, gt_dir)
+    n = len(list(res_dir.glob("mask*.tif")))
+    first, last = frames if frames is not None else (0, n - 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        res = clip_results(res_dir, first, last, digits, Path(tmp) / "RES")
+        gt = clip_ground_truth(gt_dir, first, last, Path(tmp) / "GT", seg_frames=seg_frames)
+        has_seg = any((gt / "SEG").iterdir())
+        request = [m for m in _REQUEST if m != "SEG" or has_seg]
+        results = _py_ctcmetrics(res, gt, request)
+        out = {k: float(results[k]) for k in CTC_MEASURES if results.get(k) is not None}
+        out["Valid"] = float(results.get("Valid", 1))
+        if has_seg:
+            out["n_gt_seg"] = len(list((gt / "SEG").iterdir()))
+        if st_dir is not None and (st_dir / "SEG").is_dir():
+            st = clip_ground_truth(gt_dir, first, last, Path(tmp) / "ST", st_dir / "SEG")
+            if any((st / "SEG").iterdir()):
+                out["SEG_ST"] = float(_py_ctcmetrics(res, st, ["SEG"])["SEG"])
+                out["n_st_seg"] = len(list((st / "SEG").iterdir()))
+        out["divisions"] = count_divisions(res / "res_track.txt")
+        out["divisions_ref"] = count_divisions(gt / "TRA" / "man_track.txt")
     return out

@@ -13,38 +13,73 @@ from ctc_unet.training.rundir import RunDir
 logger = logging.getLogger(__name__)
 
 
+FRAME_CHOICES = "all, choose (alias val), report, or FIRST-LAST"
+
+
+def frame_selection(run: RunDir | None, frames: str, sequences: list[str]
+                    ) -> dict[str, tuple[tuple[int, int] | None, set[int] | None]]:
+    """Per sequence: the block of frames to score (None = all) and the GT frames SEG may use
+    (None = every one in the block).
+
+    ``choose``/``val`` and ``report`` come from the run's split.json: with a held-out block,
+    the block of its choosing or reporting frames; without one (older runs), ``choose`` scores
+    SEG on the validation GT frames of the whole sequence.
+    """
+    from ctc_unet.errors import CtcUnetError
+
+    if frames == "all":
+        return {s: (None, None) for s in sequences}
+    if "-" in frames and frames.replace("-", "").isdigit() and frames.count("-") == 1:
+        first, last = (int(x) for x in frames.split("-"))
+        if first > last:
+            raise CtcUnetError(f"--frames {frames}: the first frame comes after the last")
+        return {s: ((first, last), None) for s in sequences}
+    if frames not in ("choose", "val", "report"):
+        raise CtcUnetError(f"--frames must be {FRAME_CHOICES}; got {frames!r}")
+    if run is None:
+        raise CtcUnetError(f"--frames {frames} needs a run directory (its split.json)")
+    from ctc_unet.training.split import Split
+
+    split = Split.from_json(run.split.read_text())
+    refs = split.report if frames == "report" else split.val
+    out: dict[str, tuple[tuple[int, int] | None, set[int] | None]] = {}
+    for name in sequences:
+        ts = sorted(r.t for r in refs if r.sequence == name)
+        if not ts:
+            continue
+        if split.report:  # a held-out block: score its choosing or reporting part
+            out[name] = ((ts[0], ts[-1]), None)
+        else:
+            out[name] = (None, set(ts))
+    if not out:
+        what = ("sets no frames apart for reporting (no split.holdout_sequence); retrain with "
+                "a held-out block or give --frames FIRST-LAST" if frames == "report"
+                else "holds out no frame")
+        raise CtcUnetError(f"{run.root}: the run {what} of {', '.join(sequences)}")
+    return out
+
+
 def evaluate_ctc_run(run: RunDir | None, path: Path, root: Path, sequence: list[str] | None,
                      frames: str, out: Path | None, device: torch.device,
                      interactive: bool = False) -> tuple[list[dict], Path]:
     """Score CTC results against the GT of ``root`` (predicting them first when ``run`` is a
-    RunDir); returns the rows and the folder for evaluation.json/.csv and overlays."""
-    from ctc_unet.data.ctc import open_ctc_dataset, read_tiff, res_folder
-    from ctc_unet.data.frames import normalize_image
+    RunDir) on the frames ``frames`` selects; returns the rows and the folder for
+    evaluation.json/.csv and overlays."""
+    from ctc_unet.data.ctc import open_ctc_dataset, res_folder
     from ctc_unet.errors import CtcUnetError
     from ctc_unet.evaluation.ctc import evaluate_ctc_sequence
-    from ctc_unet.plots import contour_overlay
 
     dataset = open_ctc_dataset(root)
     seqs = [dataset.sequence(s) for s in sequence] if sequence else [
-        s for s in dataset.sequences.values() if s.gt_seg and s.tracks_file]
+        s for s in dataset.sequences.values() if s.gt_tra and s.tracks_file]
     for s in seqs:
-        if not (s.gt_seg and s.tracks_file):
-            raise CtcUnetError(f"{root}: sequence {s.name} has no ground truth (SEG and TRA) "
+        if not (s.gt_tra and s.tracks_file):
+            raise CtcUnetError(f"{root}: sequence {s.name} has no ground truth (TRA) "
                                "to evaluate against")
     if not seqs:
-        raise CtcUnetError(f"{root}: no sequence with ground truth (XX_GT/SEG and TRA)")
-    val: dict[str, list[int]] = {}
-    if frames == "val":
-        if run is None:
-            raise CtcUnetError("--frames val needs a run directory")
-        from ctc_unet.training.split import Split
-
-        for r in Split.from_json(run.split.read_text()).val:
-            val.setdefault(r.sequence, []).append(r.t)
-        if not sequence:
-            seqs = [s for s in seqs if s.name in val]
-        if not seqs:
-            raise CtcUnetError(f"{run.root}: the run holds out no GT frame of {root.name}")
+        raise CtcUnetError(f"{root}: no sequence with ground truth (XX_GT/TRA)")
+    selection = frame_selection(run, frames, [s.name for s in seqs])
+    seqs = [s for s in seqs if s.name in selection]
     if run is not None:
         from ctc_unet.inference.predictor import load_predictor, predict_sequence
 
@@ -53,7 +88,8 @@ def evaluate_ctc_run(run: RunDir | None, path: Path, root: Path, sequence: list[
         pred = load_predictor(run, device, first.frame_shape(min(first.frames)))
         for s in seqs:
             predict_sequence(pred, s, res_root, interactive=interactive)
-        dest = out or run.root / "evaluation" / root.name
+        suffix = "" if frames == "all" else f"-{frames}"
+        dest = out or run.root / "evaluation" / f"{root.name}{suffix}"
     else:
         res_root, dest = path, out or path / "evaluation"
     rows = []
@@ -61,17 +97,39 @@ def evaluate_ctc_run(run: RunDir | None, path: Path, root: Path, sequence: list[
         res = res_folder(res_root, s.name)
         if not res.is_dir():
             raise CtcUnetError(f"{res}: results folder not found")
-        seg_frames = val.get(s.name) if frames == "val" else None
-        if frames == "val" and not seg_frames:
-            raise CtcUnetError(f"the run holds out no frame of sequence {s.name}")
-        scores = evaluate_ctc_sequence(res, root / f"{s.name}_GT", seg_frames)
-        rows.append({"dataset": root.name, "sequence": s.name, "seg_frames": frames, **scores})
-        for t in (seg_frames or sorted(s.gt_seg))[:4]:
-            mask = read_tiff(res / f"mask{t:0{s.digits}d}.tif")
-            contour_overlay(normalize_image(s.read_frame(t)), s.read_gt_seg(t), mask,
-                            dest / "overlays" / f"{s.name}_t{t:0{s.digits}d}.png",
-                            f"{root.name} {s.name} t={t}  green: GT, magenta: prediction")
+        block, seg_frames = selection[s.name]
+        if block is not None and not (min(s.frames) <= block[0] and block[1] <= max(s.frames)):
+            raise CtcUnetError(f"--frames {frames}: sequence {s.name} has frames "
+                               f"{min(s.frames)}-{max(s.frames)}")
+        st = root / f"{s.name}_ST"
+        scores = evaluate_ctc_sequence(res, root / f"{s.name}_GT", block, s.digits,
+                                       st if st.is_dir() else None, seg_frames)
+        shown = "all" if block is None else f"{block[0]}-{block[1]}"
+        rows.append({"dataset": root.name, "sequence": s.name, "seg_frames": frames,
+                     "block": shown, **scores})
+        _overlays(s, res, block, seg_frames, dest, root.name)
     return rows, dest
+
+
+def _overlays(seq, res: Path, block, seg_frames, dest: Path, dataset: str) -> None:
+    """Overlay PNGs (reference contours green, prediction magenta) of up to four annotated
+    frames of the scored block: GT frames first, else silver-truth frames."""
+    from ctc_unet.data.ctc import read_tiff
+    from ctc_unet.data.frames import normalize_image
+    from ctc_unet.plots import contour_overlay
+
+    def inside(t: int) -> bool:
+        return (block is None or block[0] <= t <= block[1]) and (
+            seg_frames is None or t in seg_frames)
+
+    gt = [t for t in sorted(seq.gt_seg) if inside(t)]
+    picks = [(t, "GT") for t in gt] or [(t, "ST") for t in sorted(seq.st_seg) if inside(t)]
+    for t, source in picks[:4]:
+        mask = read_tiff(res / f"mask{t:0{seq.digits}d}.tif")
+        ref = seq.read_gt_seg(t) if source == "GT" else seq.read_st_seg(t)
+        contour_overlay(normalize_image(seq.read_frame(t)), ref, mask,
+                        dest / "overlays" / f"{seq.name}_t{t:0{seq.digits}d}.png",
+                        f"{dataset} {seq.name} t={t}  green: {source}, magenta: prediction")
 
 
 def evaluate_isbi_run(run: RunDir, root: Path, device: torch.device) -> list[dict]:
@@ -81,13 +139,16 @@ def evaluate_isbi_run(run: RunDir, root: Path, device: torch.device) -> list[dic
     import numpy as np
 
     from ctc_unet.data.isbi import read_isbi2012
-    from ctc_unet.evaluation.isbi import isbi_measures
+    from ctc_unet.evaluation.isbi import ISBI_COLUMNS, isbi_measures
     from ctc_unet.inference.predictor import load_predictor
     from ctc_unet.training.split import Split
 
     data = read_isbi2012(root)
-    slices = [r.t for r in Split.from_json(run.split.read_text()).val] or list(
-        range(data.train_volume.shape[0]))
+    split = Split.from_json(run.split.read_text())
+    # the reporting slices; runs from before the held-out protocol only have validation ones
+    slices = ([r.t for r in split.report] or [r.t for r in split.val]
+              or list(range(data.train_volume.shape[0])))
+    chose = ",".join(str(r.t) for r in split.val) if split.report else "same slices"
     pred = load_predictor(run, device, data.train_volume.shape[1:])
     rows = []
     for tta in (False, True):
@@ -95,7 +156,35 @@ def evaluate_isbi_run(run: RunDir, root: Path, device: torch.device) -> list[dic
         prob = np.stack([p.probabilities(data.train_volume[z])[1] for z in slices])
         m = isbi_measures(prob, data.train_labels[slices])
         rows.append({"dataset": "ISBI2012", "slices": f"{slices[0]}-{slices[-1]}",
-                     "tta": pred.cfg.inference.tta_count if tta else 1,
-                     "rand_error": m["rand_error"], "rand_threshold": m["rand_threshold"],
-                     "pixel_error": m["pixel_error"]})
+                     "chosen_on": chose, "tta": pred.cfg.inference.tta_count if tta else 1,
+                     **{k: m[k] for k in ISBI_COLUMNS}})
     return rows
+
+
+def evaluate_isbi_files(prob_path: Path, labels_path: Path,
+                        slices: tuple[int, int] | None = None) -> list[dict]:
+    """Score an ISBI 2012-style probability stack (1 = cell; integer stacks are scaled by
+    their type's maximum) against a label stack (> 0 = cell), optionally on slices
+    FIRST..LAST of both."""
+    import numpy as np
+
+    from ctc_unet.data.ctc import read_tiff
+    from ctc_unet.errors import DataError
+    from ctc_unet.evaluation.isbi import ISBI_COLUMNS, isbi_measures
+
+    prob, labels = read_tiff(Path(prob_path)), read_tiff(Path(labels_path))
+    prob = prob[None] if prob.ndim == 2 else prob
+    labels = labels[None] if labels.ndim == 2 else labels
+    if prob.ndim != 3 or prob.shape != labels.shape:
+        raise DataError(f"{prob_path}: shape {prob.shape} differs from the labels' "
+                        f"{labels.shape} ({labels_path})")
+    if np.issubdtype(prob.dtype, np.integer):
+        prob = prob.astype(np.float32) / float(np.iinfo(prob.dtype).max)
+    elif not np.isfinite(prob).all() or prob.min() < 0 or prob.max() > 1:
+        raise DataError(f"{prob_path}: probabilities must be finite and lie in [0, 1]")
+    first, last = slices if slices is not None else (0, prob.shape[0] - 1)
+    if not 0 <= first <= last < prob.shape[0]:
+        raise DataError(f"{prob_path}: slices {first}-{last} outside 0-{prob.shape[0] - 1}")
+    m = isbi_measures(prob[first:last + 1], labels[first:last + 1])
+    return [{"dataset": "ISBI2012", "prediction": Path(prob_path).name,
+             "slices": f"{first}-{last}", **{k: m[k] for k in ISBI_COLUMNS}}]

@@ -10,6 +10,7 @@ import torch
 
 from ctc_unet.config import Config
 from ctc_unet.data.frames import AnnotatedFrame
+from ctc_unet.evaluation.det import det_measure
 from ctc_unet.evaluation.seg import pixel_iou, seg_measure
 from ctc_unet.files import write_text_atomic
 from ctc_unet.inference.tiling import predict_whole
@@ -23,8 +24,9 @@ logger = logging.getLogger(__name__)
 
 def validate(model: torch.nn.Module, frames: list[AnnotatedFrame], cfg: Config,
              device: torch.device) -> dict[str, float]:
-    """Validation measures; ``val_score`` is the one that picks the best checkpoint: CTC SEG
-    of the instances for CTC data, 1 - pixel error for ISBI 2012."""
+    """Validation measures; ``val_score`` picks the best checkpoint: for CTC data
+    OP_CSB = (SEG + DET) / 2 of the instances when every frame has TRA markers (SEG alone
+    ignores false positives), else SEG; 1 - pixel error for ISBI 2012."""
     refs, preds, ious, errors = [], [], [], []
     isbi = bool(frames) and frames[0].ref.source == "ISBI"
     for f in frames:
@@ -43,9 +45,12 @@ def validate(model: torch.nn.Module, frames: list[AnnotatedFrame], cfg: Config,
     if isbi:
         out["val_pixel_error"] = float(np.mean(errors))
         out["val_score"] = 1.0 - out["val_pixel_error"]
-    else:
-        out["val_seg"] = seg_measure(refs, preds)
-        out["val_score"] = out["val_seg"]
+        return out
+    out["val_seg"] = seg_measure(refs, preds)
+    out["val_score"] = out["val_seg"]
+    if frames and all(f.markers is not None for f in frames):
+        out["val_det"] = det_measure([f.markers for f in frames], preds)
+        out["val_op_csb"] = out["val_score"] = (out["val_seg"] + out["val_det"]) / 2
     return out
 
 
@@ -58,7 +63,12 @@ def choose_postprocess(run: RunDir, cfg: Config, frames: list[AnnotatedFrame],
     model.load_state_dict(load_checkpoint(run.best if run.best.is_file() else run.last)["model"])
     model.to(device)
     probs = [predict_whole(model, f.image, device)[1] for f in frames]
-    result = search_postprocess(probs, [f.labels for f in frames], cfg)
+    markers = ([f.markers for f in frames] if all(f.markers is not None for f in frames)
+               else None)
+    result = search_postprocess(probs, [f.labels for f in frames], cfg, markers)
+    result["frames"] = [f"{f.ref.sequence}:{f.ref.t} ({f.ref.source})" for f in frames]
     write_text_atomic(run.postprocess, json.dumps(result, indent=1))
-    logger.info("post-processing chosen on %d validation frames: threshold %.2f, min size %d "
-                "(SEG %.4f)", len(frames), result["threshold"], result["min_size"], result["seg"])
+    logger.info("post-processing chosen on %d validation frames by %s: threshold %.2f, min "
+                "size %d (SEG %.4f%s)", len(frames), result["measure"], result["threshold"],
+                result["min_size"], result["seg"],
+                f", DET {result['det']:.4f}" if "det" in result else "")
