@@ -111,7 +111,10 @@ class TrainConfig:
     iterations: int = 20000
     optimizer: Literal["sgd", "adam"] = "sgd"  # paper: SGD; Adam as a tuning option
     lr: float = 0.001
-    momentum: float = 0.99  # SGD momentum (paper: 0.99); Adam's beta1
+    momentum: float = field(default=0.99, metadata={"range": (0.0, 0.9999)})  # SGD only
+    adam_betas: tuple[float, float] = (0.9, 0.999)  # Adam only
+    loss_reduction: Literal["mean", "sum"] = "mean"  # over output pixels; paper's energy: sum
+    head_init: Literal["he", "xavier"] = "he"  # the 1x1 output convolution's initialisation
     weight_decay: float = 0.0
     lr_schedule: Literal["constant", "poly", "step", "cosine"] = "constant"
     lr_power: float = 0.9  # poly
@@ -127,6 +130,15 @@ class TrainConfig:
     amp: Literal["none", "bf16", "fp16"] = "none"  # CUDA only
     channels_last: bool = False  # CUDA only
     deterministic: bool = False
+    diagnostics_first: int = 200  # dead-ReLU / update-ratio records every 10 iterations up
+    # to here, then at every log line
+    collapse_patience: int = 3  # stop after this many validations with a constant output
+    collapse_std: float = 1e-3  # cell-probability spread below which the output is constant
+
+    def __post_init__(self) -> None:
+        if not all(0.0 <= b < 1.0 for b in self.adam_betas):
+            raise ConfigError(f"train.adam_betas: each must lie in [0, 1), got "
+                              f"{list(self.adam_betas)}")
 
 
 @dataclass(frozen=True)

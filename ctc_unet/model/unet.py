@@ -44,7 +44,7 @@ class UNet(nn.Module):
     """
 
     def __init__(self, in_channels: int = 1, n_classes: int = 2, base_channels: int = 64,
-                 depth: int = 4, dropout: float = 0.5) -> None:
+                 depth: int = 4, dropout: float = 0.5, head_init: str = "he") -> None:
         super().__init__()
         self.depth = depth
         self.in_channels = in_channels
@@ -65,10 +65,13 @@ class UNet(nn.Module):
                                              nn.ReLU(inplace=True)))
             self.up.append(_double_conv(2 * c, c))
         self.head = nn.Conv2d(chans[0], n_classes, 1)
+        self.head_init = head_init
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """He initialisation: weights ~ N(0, sqrt(2 / N)), biases 0."""
+        """He initialisation: weights ~ N(0, sqrt(2 / N)), biases 0. With ``head_init =
+        "xavier"`` the 1x1 output layer, which has no ReLU after it, gets N(0, sqrt(1 / N))
+        instead (Glorot for a linear layer), so the first logits are not twice as spread."""
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 n = m.in_channels * m.kernel_size[0] * m.kernel_size[1]
@@ -78,7 +81,8 @@ class UNet(nn.Module):
                     m.kernel_size[1] // m.stride[1])
             else:
                 continue
-            nn.init.normal_(m.weight, 0.0, math.sqrt(2.0 / n))
+            gain = 1.0 if m is self.head and self.head_init == "xavier" else 2.0
+            nn.init.normal_(m.weight, 0.0, math.sqrt(gain / n))
             nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -10,6 +10,7 @@ CUDA, gloo on CPU); rank r draws sample ``iteration * N + r``, rank 0 validates 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -23,6 +24,12 @@ from ctc_unet.config import Config, dump_config
 from ctc_unet.errors import CtcUnetError
 from ctc_unet.files import write_text_atomic
 from ctc_unet.model.unet import UNet
+from ctc_unet.training.diagnostics import (
+    dead_fractions,
+    is_constant,
+    update_ratios,
+    weight_snapshot,
+)
 from ctc_unet.training.distributed import (
     agree_on_weights,
     any_rank_stopped,
@@ -40,6 +47,10 @@ from ctc_unet.training.split import Split, load_frames
 from ctc_unet.training.validation import choose_postprocess, validate
 
 logger = logging.getLogger(__name__)
+
+
+class TrainingCollapsed(CtcUnetError):
+    """The network's output stopped depending on its input (see ``Trainer._check_collapse``)."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,7 @@ class Trainer:
         self.device = setup_device(device_name, self.world, local_rank)
         self.resume, self.interactive = resume, interactive
         self.it, self.start, self.best = 0, 0, None
+        self.constant_validations = 0
         self.window: list[float] = []
         self.wait = self.busy = 0.0
 
@@ -85,7 +97,7 @@ class Trainer:
         self.samples = TrainingSamples(train_frames, self.cfg, run.target_cache)
         mc = self.cfg.model
         self.model = UNet(mc.in_channels, mc.n_classes, mc.base_channels, mc.depth,
-                          mc.dropout).to(device)
+                          mc.dropout, tc.head_init).to(device)
         if tc.channels_last and device.type == "cuda":
             self.model = self.model.to(memory_format=torch.channels_last)
         self.optimizer, self.scheduler = make_optimizer(self.model, tc)
@@ -122,16 +134,20 @@ class Trainer:
                              "best_score": self.best, "rng": rng,
                              "config_dataset": self.cfg.dataset}, path)
 
-    def step(self, batch: dict[str, torch.Tensor]) -> float:
-        """One optimisation step on ``batch``; returns the loss."""
+    def step(self, batch: dict[str, torch.Tensor], diagnose: bool = False) -> float:
+        """One optimisation step on ``batch``; returns the loss. With ``diagnose``, dead-ReLU
+        fractions and update ratios of this step go to metrics.jsonl (rank 0)."""
         tc, device = self.tc, self.device
         x = batch["image"].to(device, non_blocking=True)
         if tc.channels_last and device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=self.amp_dtype, enabled=self.use_amp):
+        dead: dict[str, float] = {}
+        before = weight_snapshot(self.model) if diagnose else None
+        with torch.autocast(device.type, dtype=self.amp_dtype, enabled=self.use_amp), (
+                dead_fractions(self.model, dead) if diagnose else contextlib.nullcontext()):
             logits = self.net(x)
         loss = weighted_cross_entropy(logits, batch["target"].to(device),
-                                      batch["weight"].to(device))
+                                      batch["weight"].to(device), tc.loss_reduction)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if tc.grad_clip > 0:
@@ -140,6 +156,12 @@ class Trainer:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
+        if before is not None and self.rank == 0:
+            ratios = update_ratios(self.model, before)
+            self.run.append_metrics({"kind": "diag", "iteration": self.it + 1, "dead": dead,
+                                     "update_ratio": ratios,
+                                     "update_ratio_max": max(ratios.values()),
+                                     "logit_std": float(logits.detach().float().std())})
         value = float(loss.detach())
         if not math.isfinite(value):
             raise CtcUnetError(f"loss became {value} at iteration {self.it + 1}; lower "
@@ -162,6 +184,7 @@ class Trainer:
         if self.rank == 0:
             scores = (validate(self.model, self.val_frames, self.cfg, self.device)
                       if self.val_frames else {})
+            self._check_collapse(scores)
             score = scores.get("val_score")
             improved = score is not None and (self.best is None or score > self.best)
             if improved:
@@ -185,6 +208,25 @@ class Trainer:
         if improved:
             self.checkpoint(self.run.best)
 
+    def _check_collapse(self, scores: dict[str, float]) -> None:
+        """Stop with a clear message when the output has been constant for
+        ``collapse_patience`` validations in a row (the best checkpoint stays as it is)."""
+        spread = scores.get("val_prob_std")
+        if spread is None:
+            return
+        self.constant_validations = (self.constant_validations + 1
+                                     if is_constant(spread, self.tc.collapse_std) else 0)
+        if self.constant_validations >= self.tc.collapse_patience:
+            self.run.append_metrics({"kind": "val", "iteration": self.it, **scores,
+                                     "collapsed": True, "time": time.time()})
+            kept = (f"{self.run.best.name} (validation score {self.best:.4f})"
+                    if self.run.best.is_file() and self.best is not None else "no checkpoint")
+            raise TrainingCollapsed(
+                f"training collapsed: the output has been constant (cell-probability spread "
+                f"{spread:.1e} < train.collapse_std) for {self.constant_validations} "
+                f"validations, up to iteration {self.it}; lower train.lr or add "
+                f"train.warmup_iterations / train.grad_clip; kept: {kept}")
+
     def loop(self) -> str | None:
         """Iterate until done or a stop signal; returns the signal's name, if any."""
         tc = self.tc
@@ -201,7 +243,10 @@ class Trainer:
                     t0 = time.perf_counter()
                     batch = next(batches)
                     t1 = time.perf_counter()
-                    self.window.append(self.step(batch))
+                    nxt = self.it + 1
+                    diagnose = (nxt % tc.log_every == 0 or
+                                (nxt <= tc.diagnostics_first and nxt % 10 == 0))
+                    self.window.append(self.step(batch, diagnose))
                     self.wait += t1 - t0
                     self.busy += time.perf_counter() - t0
                     self.it += 1

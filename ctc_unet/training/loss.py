@@ -7,12 +7,15 @@ import torch.nn.functional as F
 
 
 def weighted_cross_entropy(logits: torch.Tensor, target: torch.Tensor,
-                           weights: torch.Tensor) -> torch.Tensor:
-    """Mean over pixels of -w(x) log p_l(x)(x).
+                           weights: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """-w(x) log p_l(x)(x), summed or averaged over pixels.
 
     logits: (B, K, H, W); target: (B, H, W) class indices; weights: (B, H, W), 0 = ignored.
-    Returns a scalar: the paper's E = sum_x w(x) log p_l(x)(x) (up to sign) divided by the
-    number of output pixels B*H*W, so ignored pixels add nothing.
+    Returns a scalar: with ``reduction="sum"`` the paper's energy E = sum_x w(x) log
+    p_l(x)(x) (up to sign); with ``"mean"`` E divided by the number of output pixels B*H*W
+    (ignored pixels add nothing either way). A learning rate lr_sum on the sum takes the same
+    steps as lr_mean = B*H*W * lr_sum on the mean.
     """
     nll = F.cross_entropy(logits.float(), target.long(), reduction="none")
-    return (weights.float() * nll).mean()
+    total = (weights.float() * nll)
+    return total.sum() if reduction == "sum" else total.mean()

@@ -28,8 +28,7 @@ def make_optimizer(model: torch.nn.Module, tc: TrainConfig
     """The optimizer named by ``tc.optimizer`` and its schedule (a LambdaLR of ``lr_factor``)."""
     if tc.optimizer == "adam":
         optimizer: torch.optim.Optimizer = torch.optim.Adam(
-            model.parameters(), lr=tc.lr, betas=(tc.momentum, 0.999),
-            weight_decay=tc.weight_decay)
+            model.parameters(), lr=tc.lr, betas=tc.adam_betas, weight_decay=tc.weight_decay)
     else:
         optimizer = torch.optim.SGD(model.parameters(), lr=tc.lr, momentum=tc.momentum,
                                     weight_decay=tc.weight_decay)

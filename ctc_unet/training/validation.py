@@ -27,10 +27,11 @@ def validate(model: torch.nn.Module, frames: list[AnnotatedFrame], cfg: Config,
     """Validation measures; ``val_score`` picks the best checkpoint: for CTC data
     OP_CSB = (SEG + DET) / 2 of the instances when every frame has TRA markers (SEG alone
     ignores false positives), else SEG; 1 - pixel error for ISBI 2012."""
-    refs, preds, ious, errors = [], [], [], []
+    refs, preds, ious, errors, spreads = [], [], [], [], []
     isbi = bool(frames) and frames[0].ref.source == "ISBI"
     for f in frames:
         prob = predict_whole(model, f.image, device)[1]
+        spreads.append(float(prob.std()))
         valid = None if f.ignore is None else ~f.ignore
         if isbi:
             pred = prob > 0.5
@@ -41,7 +42,8 @@ def validate(model: torch.nn.Module, frames: list[AnnotatedFrame], cfg: Config,
             preds.append(instances_from_probability(prob, cfg.postprocess,
                                                     cfg.targets.border_width))
             ious.append(pixel_iou(f.labels, preds[-1], valid))
-    out = {"val_pixel_iou": float(np.mean(ious)) if ious else 0.0}
+    out = {"val_pixel_iou": float(np.mean(ious)) if ious else 0.0,
+           "val_prob_std": float(np.mean(spreads)) if spreads else 0.0}
     if isbi:
         out["val_pixel_error"] = float(np.mean(errors))
         out["val_score"] = 1.0 - out["val_pixel_error"]

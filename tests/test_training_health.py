@@ -1,0 +1,75 @@
+"""Training health (issue 13): diagnostics in metrics.jsonl, a collapsed run stops with one
+clear line, Adam's betas are its own, and the paper's SGD (momentum 0.99) learns."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import yaml
+from typer.testing import CliRunner
+
+from ctc_unet.cli.app import app
+from ctc_unet.config import ConfigError, TrainConfig, load_config
+from ctc_unet.model.unet import UNet
+from ctc_unet.training.loss import weighted_cross_entropy
+from ctc_unet.training.rundir import RunDir, load_checkpoint
+from ctc_unet.training.schedule import make_optimizer
+
+SMALL = {"model": {"base_channels": 8, "depth": 3},
+         "train": {"tile_size": 172, "log_every": 10, "val_every": 10, "checkpoint_every": 10,
+                   "num_workers": 0, "optimizer": "sgd", "momentum": 0.99}}
+
+
+def _config(path, **train) -> str:
+    data = {"model": SMALL["model"], "train": {**SMALL["train"], **train}}
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+def test_collapsed_run_stops_with_one_line_and_keeps_its_best_checkpoint(synthetic_root,
+                                                                         tmp_path):
+    run = RunDir(tmp_path / "run")
+    result = CliRunner().invoke(app, [
+        "train", str(synthetic_root), "--run-dir", str(run.root), "--device", "cpu",
+        "--config", _config(tmp_path / "c.yaml", lr=0.1, iterations=200)])
+    assert result.exit_code == 1, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "collapsed" in errors[0] and "train.lr" in errors[0]
+    assert "Traceback" not in result.output
+    assert load_checkpoint(run.best)["iteration"] < 200
+    assert json.loads(run.status.read_text())["status"] == "failed"
+    assert any(r.get("collapsed") for r in run.read_metrics())
+
+
+def test_diagnostics_are_recorded(synthetic_root, tmp_path):
+    run = RunDir(tmp_path / "run")
+    result = CliRunner().invoke(app, [
+        "train", str(synthetic_root), "--run-dir", str(run.root), "--device", "cpu",
+        "--config", _config(tmp_path / "c.yaml", lr=0.001, iterations=20,
+                            diagnostics_first=10)])
+    assert result.exit_code == 0, result.output
+    diag = [r for r in run.read_metrics() if r["kind"] == "diag"]
+    assert [r["iteration"] for r in diag] == [10, 20]
+    assert set(diag[0]["dead"]) == {"down1", "down2", "down3", "bottom", "up1", "up2", "up3"}
+    assert all(0.0 <= v <= 1.0 for v in diag[0]["dead"].values())
+    assert len(diag[0]["update_ratio"]) == 16 and 0 < diag[0]["update_ratio_max"] < 1
+
+
+def test_adam_has_its_own_betas_and_momentum_is_sgds():
+    model = UNet(1, 2, 4, 2)
+    opt, _ = make_optimizer(model, TrainConfig(optimizer="adam", momentum=0.5,
+                                               adam_betas=(0.8, 0.99)))
+    assert opt.param_groups[0]["betas"] == (0.8, 0.99)
+    opt, _ = make_optimizer(model, TrainConfig(optimizer="sgd", momentum=0.99))
+    assert opt.param_groups[0]["momentum"] == 0.99
+    with pytest.raises(ConfigError, match="adam_betas"):
+        load_config(None, overrides={"train": {"adam_betas": [0.9, 1.5]}})
+
+
+def test_sum_loss_is_the_mean_times_the_pixels():
+    logits, target = torch.randn(1, 2, 6, 7), torch.randint(0, 2, (1, 6, 7))
+    w = torch.rand(1, 6, 7)
+    assert float(weighted_cross_entropy(logits, target, w, "sum")) == pytest.approx(
+        42 * float(weighted_cross_entropy(logits, target, w)))
