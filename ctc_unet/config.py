@@ -164,10 +164,24 @@ class InferenceConfig:
 
 @dataclass(frozen=True)
 class TrackingConfig:
-    """Greedy overlap tracking over consecutive frames."""
+    """Linking instances into tracks (``ctc_unet.tracking.linking``; ``method: overlap`` is
+    the older greedy tracker, kept for comparison)."""
 
-    min_overlap: float = field(default=0.1, metadata={"range": (0.0, 1.0)})  # fraction of an
-    # object's area that must overlap its predecessor
+    method: Literal["global", "overlap"] = "global"
+    min_overlap: float = field(default=0.1, metadata={"range": (0.0, 1.0)})  # overlap method:
+    # fraction of an object's area that must overlap its predecessor
+    min_iou: float = field(default=0.1, metadata={"range": (0.0, 1.0)})  # a link's least IoU
+    max_gap: int = 1  # frames an object may be missed and its track go on (0 = no gaps)
+    max_gap_distance: float = 30.0  # px between centroids across a gap
+    division_size_ratio: float = field(default=0.5, metadata={"range": (0.0, 1.0)})  # the
+    # smaller daughter's area over the larger's, at least
+    division_area: tuple[float, float] = (0.5, 2.0)  # daughters' total area / mother's area
+    division_min_mother: int = 3  # frames the mother was seen before dividing
+    division_min_daughter: int = 3  # frames each daughter lasts
+    fragment_area: float = 1.0  # a short start next to a cell is a fragment of it when both
+    # together are at most this times the cell's previous area
+    min_track_frames: int = 1  # shorter tracks without relatives inside the sequence are
+    # dropped (1 = keep all: DET charges a miss 10x a false positive)
 
 
 @dataclass(frozen=True)

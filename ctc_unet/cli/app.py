@@ -22,6 +22,7 @@ from ctc_unet.cli import (
     predict,
     submit,
     targets,
+    track,
     train,
 )
 
@@ -57,7 +58,8 @@ def main_callback(
 
 app.callback()(main_callback)
 for command in (datasets.datasets, download.download, inspect.inspect, targets.targets,
-                train.train, predict.predict, evaluate.evaluate, submit.submit, demo.demo):
+                train.train, predict.predict, track.track, evaluate.evaluate, submit.submit,
+                demo.demo):
     app.command()(command)
 app.command("env")(env.env)
 

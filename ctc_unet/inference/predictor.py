@@ -22,7 +22,7 @@ from ctc_unet.inference.tiling import choose_tile, memory_budget, predict_tiled
 from ctc_unet.inference.tta import predict_tta
 from ctc_unet.model.unet import UNet
 from ctc_unet.postprocess.instances import instances_from_probability
-from ctc_unet.tracking.overlap import track
+from ctc_unet.tracking.linking import track_instances
 from ctc_unet.training.rundir import RunDir, load_checkpoint
 
 logger = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ def predict_sequence(pred: Predictor, seq: Sequence, out_root: Path,
     finally:
         if progress is not None:
             progress.stop()
-    masks, records = track(instances, pred.cfg.tracking.min_overlap)
+    masks, records = track_instances(instances, pred.cfg.tracking)
     res = write_results(out_root, seq.name, frames, masks, records, seq.digits)
     logger.info("%s: %d frames, %d tracks, %d divisions -> %s", seq.name, len(frames),
                 len(records), len({r.parent for r in records if r.parent}), res)

@@ -1,0 +1,32 @@
+"""``ctc-unet track``: link a folder of instance masks into a CTC result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ctc_unet.cli.options import user_errors
+
+
+@user_errors
+def track(
+    masks: Annotated[Path, typer.Argument(
+        help="Folder of per-frame instance masks, maskNNN.tif or man_segNNN.tif (from ctc-unet "
+        "or any other segmenter).")],
+    out: Annotated[Path, typer.Option(
+        "--out", help="The CTC result folder to write, e.g. 01_RES (masks + res_track.txt).")],
+    config: Annotated[Path | None, typer.Option(
+        "--config", help="YAML whose 'tracking' section overrides configs/defaults.yaml.")]
+    = None,
+) -> None:
+    """Link instance masks over time by global assignment (gap closing, divisions accepted
+    only when they look like divisions, fragments merged) and write a CTC result that
+    py-ctcmetrics validates; nothing is written on any error."""
+    from ctc_unet.config import load_config
+    from ctc_unet.tracking.folder import track_folder
+
+    cfg = load_config(None, config)
+    folder, n_tracks, n_div = track_folder(masks, out, cfg.tracking)
+    typer.echo(f"{folder}: {n_tracks} tracks, {n_div} divisions")

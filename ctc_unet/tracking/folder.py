@@ -1,0 +1,84 @@
+"""Tracking a folder of per-frame instance masks (from this tool or any segmenter) into a CTC
+result: ``maskNNN.tif`` or ``man_segNNN.tif`` in, ``XX_RES`` (masks + res_track.txt) out,
+validated by py-ctcmetrics before it is moved into place."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import re
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ctc_unet.config import TrackingConfig
+from ctc_unet.data.ctc import TrackRecord, check_labels, read_tiff, write_mask, write_tracks
+from ctc_unet.errors import DataError
+from ctc_unet.files import replace_dir
+from ctc_unet.tracking.linking import track_instances
+
+logger = logging.getLogger(__name__)
+
+MASK_RE = re.compile(r"^(?:mask|man_seg)(\d{3,4})\.tiff?$")
+
+
+def read_mask_folder(folder: Path) -> tuple[list[int], list[np.ndarray], int]:
+    """Frame indices, (H, W) integer masks and the digit count of a mask folder."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: folder not found")
+    files = {}
+    for p in sorted(folder.iterdir()):
+        m = MASK_RE.match(p.name)
+        if m:
+            files[int(m.group(1))] = p
+    if not files:
+        raise DataError(f"{folder}: no masks (expected maskNNN.tif or man_segNNN.tif)")
+    frames = sorted(files)
+    masks, shape = [], None
+    for t in frames:
+        mask = check_labels(read_tiff(files[t]), files[t], shape)
+        shape = shape or mask.shape
+        masks.append(mask)
+    missing = sorted(set(range(frames[0], frames[-1] + 1)) - set(frames))
+    if missing:
+        logger.warning("%s: frames %s are missing; tracks are linked across them as if the "
+                       "frames were consecutive, and res_track.txt uses the frame numbers of "
+                       "the files", folder, missing[:10])
+    digits = len(MASK_RE.match(files[frames[0]].name).group(1))
+    return frames, masks, digits
+
+
+def track_folder(masks_dir: Path, out: Path, cfg: TrackingConfig) -> tuple[Path, int, int]:
+    """Track the masks of ``masks_dir`` into the CTC result folder ``out``; returns it, the
+    number of tracks and the number of divisions. Nothing is written unless py-ctcmetrics
+    validates the result."""
+    from ctc_metrics.scripts.validate import validate_sequence
+
+    frames, masks, digits = read_mask_folder(masks_dir)
+    tracked, records = track_instances(masks, cfg)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    try:
+        for t, mask in zip(frames, tracked, strict=True):
+            write_mask(staging, t, mask, digits)
+        write_tracks(staging / "res_track.txt",
+                     [TrackRecord(r.label, frames[r.begin], frames[r.end], r.parent)
+                      for r in records])
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            valid = validate_sequence(str(staging), threads=1).get("Valid")
+        if valid != 1:
+            raise DataError(f"{masks_dir}: the tracked result does not pass py-ctcmetrics' "
+                            "validation (an empty frame?); nothing was written")
+        replace_dir(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    divisions = len({r.parent for r in records
+                     if r.parent and sum(q.parent == r.parent for q in records) > 1})
+    return out, len(records), divisions

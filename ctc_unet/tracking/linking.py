@@ -1,0 +1,292 @@
+"""Tracking by global assignment (pure numpy / scipy): frame-to-frame links that maximise the
+total IoU (``scipy.optimize.linear_sum_assignment``), gap closing, divisions accepted only
+when they look like divisions, fragments merged, short spurious tracks removed.
+
+Steps, each a function of per-frame object tables:
+
+1. ``link_frames``: objects of consecutive frames are matched one to one, maximising the sum
+   of IoU over pairs with IoU >= ``min_iou`` (greedy "largest overlap first" can be wrong:
+   a test shows a case).
+2. Chains of matches are tracklets. ``close_gaps``: a tracklet that ends is continued by one
+   that starts up to ``max_gap`` frames later within ``max_gap_distance`` px (centroids), by a
+   second global assignment. In CTC results a track must be present in every frame from B to
+   E, so the later segment gets a new label whose parent is the earlier one (the format's
+   encoding of a gap); ``divisions`` counts only parents with two daughters.
+3. ``find_divisions``: a tracklet that starts next to a mother (a tracklet of the previous
+   frame, continued or not) becomes her daughter only if the two daughters have similar areas
+   (``division_size_ratio``), together about the mother's area (``division_area``), the
+   mother was seen for ``division_min_mother`` frames and both daughters last
+   ``division_min_daughter`` frames. Other such starts are fragments when they are short and,
+   with their sibling, no larger than ``fragment_area`` x the mother (pieces of one cell):
+   merged into the touching sibling; the rest are tracks of their own (a neighbour).
+4. Tracks shorter than ``min_track_frames`` with no relatives that neither start in the first
+   nor end in the last frame are dropped (flicker).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage as ndi
+from scipy.optimize import linear_sum_assignment
+
+from ctc_unet.config import TrackingConfig
+from ctc_unet.data.ctc import TrackRecord
+from ctc_unet.tracking.overlap import track
+
+
+@dataclass
+class Tracklet:
+    """A chain of objects, one per frame from ``start`` on; ``ids`` are the per-frame labels."""
+
+    start: int
+    ids: list[int]
+    parent: int = -1  # index of the parent tracklet, -1 = none
+    gap_parent: bool = False  # the parent link closes a gap (not a division)
+    merged: dict[int, list[int]] = field(default_factory=dict)  # frame -> fragment ids
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.ids) - 1
+
+
+def object_table(labels: np.ndarray) -> dict[int, tuple[int, float, float]]:
+    """label -> (area, centroid y, centroid x) of a (H, W) label image."""
+    lab = np.asarray(labels).astype(np.int64)
+    ids = np.unique(lab[lab > 0])
+    if ids.size == 0:
+        return {}
+    areas = ndi.sum_labels(np.ones_like(lab), lab, ids)
+    cents = ndi.center_of_mass(np.ones_like(lab), lab, ids)
+    return {int(i): (int(a), float(c[0]), float(c[1]))
+            for i, a, c in zip(ids, areas, cents, strict=True)}
+
+
+def overlap_counts(a: np.ndarray, b: np.ndarray) -> dict[tuple[int, int], int]:
+    """(label in a, label in b) -> overlapping pixels, for two (H, W) label images."""
+    both = (a > 0) & (b > 0)
+    pairs, n = np.unique(np.stack([a[both], b[both]]).astype(np.int64), axis=1,
+                         return_counts=True)
+    return {(int(p), int(q)): int(k) for (p, q), k in zip(pairs.T, n, strict=True)}
+
+
+def link_frames(prev: dict, cur: dict, inter: dict[tuple[int, int], int], min_iou: float
+                ) -> dict[int, int]:
+    """One-to-one links prev label -> cur label maximising the total IoU (IoU >= min_iou)."""
+    pairs = [(p, c, n / (prev[p][0] + cur[c][0] - n)) for (p, c), n in inter.items()]
+    pairs = [x for x in pairs if x[2] >= min_iou]
+    if not pairs:
+        return {}
+    ps = sorted({p for p, _, _ in pairs})
+    cs = sorted({c for _, c, _ in pairs})
+    cost = np.full((len(ps), len(cs)), 2.0)
+    for p, c, iou in pairs:
+        cost[ps.index(p), cs.index(c)] = 1.0 - iou
+    rows, cols = linear_sum_assignment(cost)
+    return {ps[r]: cs[c] for r, c in zip(rows, cols, strict=True) if cost[r, c] < 2.0}
+
+
+def build_tracklets(tables: list[dict], links: list[dict[int, int]]) -> list[Tracklet]:
+    """Chains of frame-to-frame links; ``links[t]`` maps labels of t to labels of t + 1."""
+    tracklets: list[Tracklet] = []
+    open_: dict[int, int] = {}  # label in the current frame -> tracklet index
+    for t, table in enumerate(tables):
+        nxt: dict[int, int] = {}
+        for lab in table:
+            prev = next((p for p, c in (links[t - 1] if t else {}).items() if c == lab), None)
+            if prev is not None and prev in open_:
+                k = open_[prev]
+                tracklets[k].ids.append(lab)
+            else:
+                tracklets.append(Tracklet(t, [lab]))
+                k = len(tracklets) - 1
+            nxt[lab] = k
+        open_ = nxt
+    return tracklets
+
+
+def close_gaps(tracklets: list[Tracklet], tables: list[dict], cfg: TrackingConfig,
+               removed: set[int]) -> None:
+    """Continue ended tracklets (without daughters) with ones starting 2..max_gap+1 frames
+    later within max_gap_distance px, by a global assignment on centroid distance."""
+    if cfg.max_gap < 1:
+        return
+    parents = {tr.parent for tr in tracklets}
+    live = [k for k in range(len(tracklets)) if k not in removed]
+    ends = [k for k in live if tracklets[k].end < len(tables) - 1 and k not in parents]
+    starts = [k for k in live if tracklets[k].start > 0 and tracklets[k].parent < 0]
+    cand = []
+    for a in ends:
+        ta = tracklets[a]
+        _, ya, xa = tables[ta.end][ta.ids[-1]]
+        for b in starts:
+            tb = tracklets[b]
+            if 2 <= tb.start - ta.end <= cfg.max_gap + 1:
+                _, yb, xb = tables[tb.start][tb.ids[0]]
+                d = float(np.hypot(ya - yb, xa - xb))
+                if d <= cfg.max_gap_distance:
+                    cand.append((a, b, d))
+    if not cand:
+        return
+    ra, rb = sorted({a for a, _, _ in cand}), sorted({b for _, b, _ in cand})
+    cost = np.full((len(ra), len(rb)), np.inf)
+    for a, b, d in cand:
+        cost[ra.index(a), rb.index(b)] = d
+    big = 10.0 * (cfg.max_gap_distance + 1)
+    rows, cols = linear_sum_assignment(np.where(np.isfinite(cost), cost, big))
+    for r, c in zip(rows, cols, strict=True):
+        if np.isfinite(cost[r, c]):
+            tracklets[rb[c]].parent, tracklets[rb[c]].gap_parent = ra[r], True
+
+
+def _touching(a: np.ndarray, b: np.ndarray) -> bool:
+    """True when two (H, W) masks overlap or are 8-adjacent."""
+    return bool((ndi.binary_dilation(a, np.ones((3, 3), bool)) & b).any())
+
+
+class _Divisions:
+    """Step 3 of the module docstring, over tracklets that ``build_tracklets`` made."""
+
+    def __init__(self, tracklets: list[Tracklet], tables: list[dict], labels: Sequence,
+                 inters: list[dict], cfg: TrackingConfig) -> None:
+        self.tr, self.tables, self.labels, self.inters, self.cfg = (
+            tracklets, tables, labels, inters, cfg)
+        self.removed: set[int] = set()
+        self.divided: set[int] = set()
+
+    def owner(self, t: int, lab: int) -> int | None:
+        """The live tracklet that holds object ``lab`` of frame ``t`` (None: a fragment
+        that was merged away)."""
+        return next((k for k, tr in enumerate(self.tr)
+                     if k not in self.removed and tr.start <= t <= tr.end
+                     and tr.ids[t - tr.start] == lab), None)
+
+    def mother_area(self, mother: int, s: int) -> int:
+        m = self.tr[mother]
+        return self.tables[s - 1][m.ids[s - 1 - m.start]][0]
+
+    def looks_like_division(self, mother: int, s: int, a_d1: int, a_d2: int, len_d1: int,
+                            len_d2: int) -> bool:
+        cfg, m = self.cfg, self.tr[mother]
+        a_m = self.mother_area(mother, s)
+        lo, hi = cfg.division_area
+        return (min(a_d1, a_d2) / max(a_d1, a_d2) >= cfg.division_size_ratio
+                and lo <= (a_d1 + a_d2) / a_m <= hi
+                and s - m.start >= cfg.division_min_mother
+                and min(len_d1, len_d2) >= cfg.division_min_daughter)
+
+    def run(self) -> set[int]:
+        """Decide every tracklet that starts next to a mother; returns the removed ones."""
+        for b in sorted(range(len(self.tr)), key=lambda k: self.tr[k].start):
+            tb = self.tr[b]
+            if b in self.removed or tb.start == 0 or tb.parent >= 0:
+                continue
+            s = tb.start
+            over = [(n, p) for (p, c), n in self.inters[s].items() if c == tb.ids[0]]
+            if not over:
+                continue  # nothing there before: a cell that enters
+            mother = self.owner(s - 1, max(over)[1])
+            if mother is None or mother in self.divided:
+                continue
+            self.decide(mother, b, s)
+        return self.removed
+
+    def decide(self, mother: int, b: int, s: int) -> None:
+        m, tb = self.tr[mother], self.tr[b]
+        a_b = self.tables[s][tb.ids[0]][0]
+        if m.end >= s:  # the mother goes on: her continuation is the sibling
+            sib_id = m.ids[s - m.start]
+            a_c, len_c = self.tables[s][sib_id][0], m.end - s + 1
+            if self.looks_like_division(mother, s, a_b, a_c, len(tb.ids), len_c):
+                rest = Tracklet(s, m.ids[s - m.start:], parent=mother)
+                m.ids = m.ids[:s - m.start]
+                self.tr.append(rest)
+                tb.parent = mother
+                self.divided.add(mother)
+            elif (len(tb.ids) < self.cfg.division_min_daughter
+                  and a_b + a_c <= self.cfg.fragment_area * self.mother_area(mother, s)):
+                self.merge_fragment(b, mother)
+            return
+        sisters = [k for k, tr in enumerate(self.tr) if k != b and k not in self.removed
+                   and tr.start == s and tr.parent < 0
+                   and (m.ids[-1], tr.ids[0]) in self.inters[s]]
+        for k in sisters:
+            tk = self.tr[k]
+            if self.looks_like_division(mother, s, a_b, self.tables[s][tk.ids[0]][0],
+                                        len(tb.ids), len(tk.ids)):
+                tb.parent = tk.parent = mother
+                self.divided.add(mother)
+                return
+
+    def merge_fragment(self, b: int, mother: int) -> None:
+        """Give a short fragment's pixels to the touching sibling (the mother's continuation),
+        frame by frame; fragments that touch nothing are dropped."""
+        tb, m = self.tr[b], self.tr[mother]
+        for t, frag in zip(range(tb.start, tb.end + 1), tb.ids, strict=True):
+            if m.start <= t <= m.end:
+                lab = np.asarray(self.labels[t])
+                if _touching(lab == frag, lab == m.ids[t - m.start]):
+                    m.merged.setdefault(t, []).append(frag)
+        self.removed.add(b)
+
+
+def remove_flicker(tracklets: list[Tracklet], removed: set[int], n_frames: int,
+                   min_frames: int) -> None:
+    """Drop tracklets shorter than ``min_frames`` that have no parent and no children and lie
+    strictly inside the sequence."""
+    parents = {tr.parent for k, tr in enumerate(tracklets) if k not in removed}
+    for k, tr in enumerate(tracklets):
+        if (k not in removed and len(tr.ids) < min_frames and tr.parent < 0
+                and k not in parents and tr.start > 0 and tr.end < n_frames - 1):
+            removed.add(k)
+
+
+def to_ctc(tracklets: list[Tracklet], removed: set[int], labels: Sequence
+           ) -> tuple[list[np.ndarray], list[TrackRecord]]:
+    """Masks labelled with track ids (uint16) and the track records, tracks numbered 1..N in
+    order of their first frame."""
+    keep = sorted((k for k in range(len(tracklets)) if k not in removed),
+                  key=lambda k: (tracklets[k].start, k))
+    if len(keep) > np.iinfo(np.uint16).max:
+        raise ValueError("more than 65535 tracks: CTC masks are 16-bit")
+    ids = {k: i + 1 for i, k in enumerate(keep)}
+    luts = [np.zeros(int(np.asarray(lab).max()) + 1, np.uint16) for lab in labels]
+    records = []
+    for k in keep:
+        tr = tracklets[k]
+        for t, lab in zip(range(tr.start, tr.end + 1), tr.ids, strict=True):
+            luts[t][lab] = ids[k]
+            for frag in tr.merged.get(t, []):
+                luts[t][frag] = ids[k]
+        records.append(TrackRecord(ids[k], tr.start, tr.end, ids.get(tr.parent, 0)))
+    masks = [lut[np.asarray(lab).astype(np.int64)] for lut, lab in zip(luts, labels,
+                                                                        strict=True)]
+    return masks, records
+
+
+def track_global(labels: Sequence[np.ndarray], cfg: TrackingConfig
+                 ) -> tuple[list[np.ndarray], list[TrackRecord]]:
+    """Link per-frame instance labels (T arrays (H, W), any ids, 0 = background) into CTC
+    tracks; returns T uint16 masks labelled with track ids and the records (0-based frames).
+    See the module docstring for the steps."""
+    labels = [np.asarray(lab) for lab in labels]
+    tables = [object_table(lab) for lab in labels]
+    inters = [{}] + [overlap_counts(a, b) for a, b in itertools.pairwise(labels)]
+    links = [link_frames(tables[t], tables[t + 1], inters[t + 1], cfg.min_iou)
+             for t in range(len(labels) - 1)]
+    tracklets = build_tracklets(tables, links)
+    removed = _Divisions(tracklets, tables, labels, inters, cfg).run()
+    close_gaps(tracklets, tables, cfg, removed)
+    remove_flicker(tracklets, removed, len(labels), cfg.min_track_frames)
+    return to_ctc(tracklets, removed, labels)
+
+
+def track_instances(labels: Sequence[np.ndarray], cfg: TrackingConfig
+                    ) -> tuple[list[np.ndarray], list[TrackRecord]]:
+    """Track with the configured method: ``global`` (this module) or ``overlap`` (greedy)."""
+    if cfg.method == "overlap":
+        return track(labels, cfg.min_overlap)
+    return track_global(labels, cfg)

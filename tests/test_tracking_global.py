@@ -1,0 +1,133 @@
+"""The global tracker (issue 15): a division is found, a flicker is not, a gap keeps the
+track going, linking is globally optimal, and `ctc-unet track` writes a valid result."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+
+import numpy as np
+import tifffile
+from typer.testing import CliRunner
+
+from ctc_unet.cli.app import app
+from ctc_unet.config import TrackingConfig
+from ctc_unet.tracking.linking import link_frames, track_global
+from ctc_unet.tracking.overlap import track
+
+runner = CliRunner()
+CFG = TrackingConfig()
+
+
+def _frames(n: int) -> list[np.ndarray]:
+    """n empty 40x40 frames, each with a still cell in a corner (no frame is ever empty)."""
+    out = []
+    for _ in range(n):
+        f = np.zeros((40, 48), np.uint16)
+        f[30:38, 38:46] = 9
+        out.append(f)
+    return out
+
+
+def _divisions(records) -> dict[int, list[int]]:
+    kids: dict[int, list[int]] = {}
+    for r in records:
+        if r.parent:
+            kids.setdefault(r.parent, []).append(r.label)
+    return {p: k for p, k in kids.items() if len(k) == 2}
+
+
+def test_a_real_division_is_found():
+    frames = _frames(10)
+    for t in range(5):
+        frames[t][10:20, 10:20] = 1  # the mother, 100 px
+    for t in range(5, 10):
+        d = t - 5
+        frames[t][10:20, 9 - d:14 - d] = 1  # two halves of 50 px drifting apart
+        frames[t][10:20, 16 + d:21 + d] = 2
+    _, records = track_global(frames, CFG)
+    divisions = _divisions(records)
+    assert len(divisions) == 1
+    mother = next(iter(divisions))
+    assert {r.label: r for r in records}[mother].end == 4
+    assert all({r.label: r for r in records}[k].begin == 5 for k in divisions[mother])
+    # the greedy tracker finds it too: both halves claim the mother
+    assert len(_divisions(track(frames)[1])) == 1
+
+
+def test_a_cell_that_flickers_into_two_fragments_is_not_a_division():
+    frames = _frames(10)
+    for t in range(10):
+        if t == 4:
+            frames[t][10:20, 10:16] = 1  # 60 px and 40 px fragments, touching
+            frames[t][10:20, 16:20] = 2
+        else:
+            frames[t][10:20, 10:20] = 1
+    masks, records = track_global(frames, CFG)
+    assert not _divisions(records)
+    cell = {int(m[15, 12]) for m in masks}
+    assert len(cell) == 1 and int(masks[4][15, 18]) == cell.pop()  # the fragment merged
+    assert len(records) == 2  # the cell and the still one
+    # the greedy tracker calls this a division
+    assert len(_divisions(track(frames)[1])) == 1
+
+
+def test_a_cell_missed_for_one_frame_goes_on_across_the_gap():
+    frames = _frames(10)
+    for t in range(10):
+        if t != 4:
+            frames[t][10 + t:20 + t, 10:20] = 1
+    masks, records = track_global(frames, CFG)
+    by_label = {r.label: r for r in records}
+    before, after = int(masks[3][15, 15]), int(masks[5][18, 15])
+    assert by_label[before].end == 3 and by_label[after].begin == 5
+    assert by_label[after].parent == before  # CTC's encoding of a gap: a parent link
+    assert not _divisions(records)
+
+
+def test_linking_is_globally_optimal_where_greedy_is_wrong():
+    # areas 100; A overlaps X by 55 and Y by 40, B overlaps X by 40 and Y by 10. Largest
+    # overlap first takes A-X (IoU .38) and leaves B-Y (.05): 0.43 in all; the assignment
+    # A-Y + B-X gives 0.5.
+    prev = {1: (100, 0.0, 0.0), 2: (100, 0.0, 0.0)}
+    cur = {7: (100, 0.0, 0.0), 8: (100, 0.0, 0.0)}
+    inter = {(1, 7): 55, (1, 8): 40, (2, 7): 40, (2, 8): 10}
+    assert link_frames(prev, cur, inter, min_iou=0.05) == {1: 8, 2: 7}
+
+
+def _write(folder, frames, name="mask"):
+    folder.mkdir(parents=True)
+    for t, f in enumerate(frames):
+        tifffile.imwrite(folder / f"{name}{t:03d}.tif", f)
+    return folder
+
+
+def test_cli_track_writes_a_valid_result(tmp_path):
+    from ctc_metrics.scripts.validate import validate_sequence
+
+    frames = _frames(8)
+    for t in range(8):
+        frames[t][5:15, 5 + t:15 + t] = 3
+    masks = _write(tmp_path / "seg", frames, "man_seg")
+    result = runner.invoke(app, ["track", str(masks), "--out", str(tmp_path / "01_RES")])
+    assert result.exit_code == 0, result.output
+    assert "2 tracks, 0 divisions" in result.output
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert validate_sequence(str(tmp_path / "01_RES"), threads=1)["Valid"] == 1
+
+
+def test_cli_track_bad_input_writes_nothing(tmp_path):
+    (tmp_path / "empty").mkdir()
+    shapes = _write(tmp_path / "shapes", _frames(2))
+    tifffile.imwrite(shapes / "mask002.tif", np.zeros((10, 10), np.uint16))
+    floats = _write(tmp_path / "floats", _frames(2))
+    tifffile.imwrite(floats / "mask002.tif", np.zeros((40, 48), np.float32))
+    for folder, msg in ((tmp_path / "empty", "no masks"), (shapes, "differs"),
+                        (floats, "integers"), (tmp_path / "nowhere", "not found")):
+        out = tmp_path / f"{folder.name}_RES"
+        result = runner.invoke(app, ["track", str(folder), "--out", str(out)])
+        assert result.exit_code == 1, result.output
+        assert msg in result.stderr and "Traceback" not in result.output
+        assert not out.exists() and not list(tmp_path.glob(f".{out.name}*"))
