@@ -1,13 +1,14 @@
 """Old (greedy overlap) vs new (global assignment) tracker, side by side in one run.
 
     python benchmarks/bench_tracking.py --data ../shared/data/DIC-C2DH-HeLa \
-        [--masks DIR ...]
+        [--masks DIR ...] [--run RUN --challenge ../shared/data/challenge/DIC-C2DH-HeLa]
 
 1. Tracks the silver-truth masks of sequence 01 (01_ST/SEG: every frame segmented, close to
    gold on DIC-HeLa) with each tracker and scores them against the gold TRA (01_GT) with
    py-ctcmetrics: TRA, DET, CT, TF, BC(0), and divisions found / in the reference.
-2. For each extra mask folder (e.g. a model's XX_RES on the challenge sequences) counts the
-   tracks and divisions each tracker makes.
+2. For each extra mask folder, and for the instances a trained run predicts on each challenge
+   sequence (untracked, so neither tracker's output is fed to the other), counts the tracks
+   and divisions each tracker makes.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--sequence", default="01")
     parser.add_argument("--masks", type=Path, nargs="*", default=[])
+    parser.add_argument("--run", type=Path, help="run directory whose model predicts")
+    parser.add_argument("--challenge", type=Path, help="challenge dataset folder")
     args = parser.parse_args()
     base = load_config(None).tracking
     methods = {"old (greedy overlap)": replace(base, method="overlap"),
@@ -48,12 +51,14 @@ def main() -> None:
             cells = " | ".join(f"{s[m]:.4f}" if m in s else "" for m in MEASURES)
             print(f"| {name} | {cells} | {s['divisions']} / {s['divisions_ref']} | "
                   f"{seconds:.1f} |")
-    if args.masks:
+    sets = [(str(folder), read_mask_folder(folder)[1]) for folder in args.masks]
+    if args.run and args.challenge:
+        sets += predicted_instances(args.run, args.challenge)
+    if sets:
         print("\n| masks | frames | " + " | ".join(f"{n}: tracks, divisions" for n in methods)
               + " |")
         print("|" + " --- |" * (2 + len(methods)))
-        for folder in args.masks:
-            frames, masks, _ = read_mask_folder(folder)
+        for name, masks in sets:
             cells = []
             for cfg in methods.values():
                 _, records = track_instances(masks, cfg)
@@ -62,7 +67,26 @@ def main() -> None:
                     if r.parent:
                         kids[r.parent] = kids.get(r.parent, 0) + 1
                 cells.append(f"{len(records)}, {sum(k >= 2 for k in kids.values())}")
-            print(f"| {folder} | {len(frames)} | " + " | ".join(cells) + " |")
+            print(f"| {name} | {len(masks)} | " + " | ".join(cells) + " |")
+
+
+def predicted_instances(run_dir: Path, challenge: Path) -> list[tuple[str, list]]:
+    """Untracked instance labels that the run's model predicts for every challenge sequence."""
+    from ctc_unet.data.ctc import open_ctc_dataset
+    from ctc_unet.device import resolve_device
+    from ctc_unet.inference.predictor import load_predictor
+    from ctc_unet.training.rundir import RunDir
+
+    dataset = open_ctc_dataset(challenge)
+    first = next(iter(dataset.sequences.values()))
+    pred = load_predictor(RunDir(run_dir), resolve_device("cpu"),
+                          first.frame_shape(min(first.frames)))
+    out = []
+    for seq in dataset.sequences.values():
+        masks = [pred.instances(pred.probabilities(seq.read_frame(t))[1])
+                 for t in sorted(seq.frames)]
+        out.append((f"{challenge.name}/{seq.name} (predicted by {run_dir.name})", masks))
+    return out
 
 
 if __name__ == "__main__":

@@ -110,18 +110,18 @@ class TrainConfig:
     tile_size: int = 572
     iterations: int = 20000
     optimizer: Literal["sgd", "adam"] = "sgd"  # paper: SGD; Adam as a tuning option
-    lr: float = 0.001
+    lr: float = 0.01
     momentum: float = field(default=0.99, metadata={"range": (0.0, 0.9999)})  # SGD only
     adam_betas: tuple[float, float] = (0.9, 0.999)  # Adam only
     loss_reduction: Literal["mean", "sum"] = "mean"  # over output pixels; paper's energy: sum
-    head_init: Literal["he", "xavier"] = "he"  # the 1x1 output convolution's initialisation
+    head_init: Literal["he", "xavier"] = "xavier"  # the 1x1 output convolution's init
     weight_decay: float = 0.0
-    lr_schedule: Literal["constant", "poly", "step", "cosine"] = "constant"
+    lr_schedule: Literal["constant", "poly", "step", "cosine"] = "poly"
     lr_power: float = 0.9  # poly
     lr_step: int = 5000  # step: every lr_step iterations ...
     lr_gamma: float = 0.1  # ... multiply by lr_gamma
-    warmup_iterations: int = 0
-    grad_clip: float = 0.0  # max gradient norm; 0 = off
+    warmup_iterations: int = 500
+    grad_clip: float = 1.0  # max gradient norm; 0 = off
     seed: int = 0
     log_every: int = 50
     val_every: int = 500

@@ -103,6 +103,8 @@ def write_isbi(root: Path, labels: np.ndarray | None = None) -> Path:
 
 TINY_OVERRIDES = {"model": {"base_channels": 4, "depth": 3},
                   "train": {"tile_size": 172, "iterations": 20, "log_every": 10,
+                            "lr": 0.001, "lr_schedule": "constant", "warmup_iterations": 0,
+                            "grad_clip": 0.0, "head_init": "he",
                             "val_every": 20, "checkpoint_every": 20, "num_workers": 0}}
 
 

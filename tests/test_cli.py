@@ -191,3 +191,16 @@ def test_error_targets_bad_source_and_tile(synthetic_root, tmp_path):
                               str(tmp_path)), "must be one of GT, ST, GT+ST")
     assert_one_line_error(run("targets", str(synthetic_root), "--tile", "570", "--out",
                               str(tmp_path)), "tile size 570", "572")
+
+
+def test_os_errors_are_one_line_and_debug_shows_the_traceback(tmp_path, monkeypatch):
+    monkeypatch.setenv("CTC_UNET_DEBUG", "0")  # restored after the test (--debug sets it)
+    target = tmp_path / "a-file"
+    target.write_text("not a folder")
+    args = ["download", "DIC-HeLa", "--data-dir", str(target / "data")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1 and str(target) in lines[0] and "Traceback" not in result.output
+    debug = CliRunner().invoke(app, ["--debug", *args])
+    assert debug.exit_code != 0 and isinstance(debug.exception, OSError)

@@ -30,6 +30,8 @@ from ctc_unet.training.split import load_frames
 
 TINY = {"model": {"base_channels": 8, "depth": 3},
         "train": {"tile_size": 172, "iterations": 30, "lr": 0.01, "log_every": 5,
+                  "lr_schedule": "constant", "warmup_iterations": 0, "grad_clip": 0.0,
+                  "head_init": "he",
                   "val_every": 15, "checkpoint_every": 10, "num_workers": 0,
                   "deterministic": True}}
 

@@ -49,10 +49,17 @@ def main_callback(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback of an error "
+                                        "(also CTC_UNET_DEBUG=1).")] = False,
 ) -> None:
     """Set up logging for every command: rich at a terminal, plain lines in a batch job."""
-    from ctc_unet.cli.logsetup import setup_logging
+    import os
 
+    from ctc_unet.cli.logsetup import setup_logging
+    from ctc_unet.cli.options import DEBUG_ENV
+
+    if debug:
+        os.environ[DEBUG_ENV] = "1"
     setup_logging(verbose=verbose, quiet=quiet)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -24,15 +25,36 @@ DeviceOption = Annotated[str, typer.Option("--device", help="auto (CUDA when ava
                                           "cuda or cuda:N.")]
 
 
+DEBUG_ENV = "CTC_UNET_DEBUG"
+
+
+def debugging() -> bool:
+    """True when tracebacks are wanted (``ctc-unet --debug`` or CTC_UNET_DEBUG=1)."""
+    return os.environ.get(DEBUG_ENV, "") not in ("", "0")
+
+
+def one_line(exc: BaseException) -> str:
+    """The message of an error as one line: OS errors name their file."""
+    if isinstance(exc, OSError) and exc.filename is not None:
+        text = f"{exc.filename}: {exc.strerror or exc}"
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(text.split())
+
+
 def user_errors(fn: F) -> F:
-    """Turn CtcUnetError (bad input) into a one-line message and exit code 1."""
+    """The error boundary: bad input (CtcUnetError) and file-system faults (OSError: a missing
+    or unreadable path, a read-only or full disk) become one ``Error:`` line and exit code 1;
+    the traceback only with --debug or CTC_UNET_DEBUG=1."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except CtcUnetError as exc:
-            typer.echo(f"Error: {exc}", err=True)
+        except (CtcUnetError, OSError) as exc:
+            if debugging():
+                raise
+            typer.echo(f"Error: {one_line(exc)}", err=True)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             typer.echo("Interrupted.", err=True)

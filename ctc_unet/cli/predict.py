@@ -39,7 +39,8 @@ def predict(
     data_dir: DataDirOption = None,
 ) -> None:
     """Segment and track sequences with a trained run: overlap-tile inference with mirrored
-    borders (through MONAI), instances from separation borders, greedy overlap tracking.
+    borders (through MONAI), instances from separation borders, tracking by global assignment
+    (gap closing, divisions checked).
     Writes XX_RES/maskNNN.tif (uint16) and XX_RES/res_track.txt per sequence; for ISBI 2012
     a float32 probability stack."""
     from ctc_unet.cli.logsetup import is_interactive

@@ -79,7 +79,8 @@ def _readme(team: str, entries: list[tuple[str, RunDir, Config, list[str]]]) -> 
              "The original U-Net (Ronneberger, Fischer, Brox, MICCAI 2015): unpadded "
              "convolutions, overlap-tile inference with mirrored borders, weighted "
              "cross-entropy with separation borders between touching cells; instances from the "
-             "predicted borders; greedy overlap tracking.", "",
+             "predicted borders; tracking by global assignment with gap closing and checked "
+             "divisions.", "",
              "| dataset | training configuration | sequences | network | iterations |",
              "| --- | --- | --- | --- | --- |"]
     for dataset, _run, cfg, seqs in entries:
