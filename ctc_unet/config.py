@@ -44,7 +44,7 @@ class AugmentConfig:
     gray-value changes. Probabilities in [0, 1]."""
 
     elastic_prob: float = 1.0
-    elastic_grid: int = 3  # coarse grid points per axis
+    elastic_grid: int = field(default=3, metadata={"range": (2, 64)})  # grid points per axis
     elastic_std: float = 10.0  # px, std of the grid displacements
     shift: bool = True  # random tile position (else the tile is centred on the frame)
     rotate_prob: float = 0.5
@@ -66,11 +66,11 @@ class AugmentConfig:
 class ModelConfig:
     """The network (paper Fig. 1): depth 4 and 64 base channels give 23 conv layers."""
 
-    in_channels: int = 1
-    n_classes: int = 2
-    base_channels: int = 64
-    depth: int = 4
-    dropout: float = 0.5
+    in_channels: int = field(default=1, metadata={"range": (1, 1)})  # gray images only
+    n_classes: int = field(default=2, metadata={"range": (2, 2)})  # cell and background
+    base_channels: int = field(default=64, metadata={"range": (1, 4096)})
+    depth: int = field(default=4, metadata={"range": (1, 8)})
+    dropout: float = field(default=0.5, metadata={"range": (0.0, 0.99)})
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ class TrainConfig:
     """Optimisation (paper section 3): SGD with high momentum, batch 1, large tiles."""
 
     tile_size: int = 572
-    iterations: int = 20000
+    iterations: int = field(default=20000, metadata={"range": (1, 10**9)})
     optimizer: Literal["sgd", "adam"] = "sgd"  # paper: SGD; Adam as a tuning option
     lr: float = 0.01
     momentum: float = field(default=0.99, metadata={"range": (0.0, 0.9999)})  # SGD only
@@ -123,9 +123,9 @@ class TrainConfig:
     warmup_iterations: int = 500
     grad_clip: float = 1.0  # max gradient norm; 0 = off
     seed: int = 0
-    log_every: int = 50
-    val_every: int = 500
-    checkpoint_every: int = 500
+    log_every: int = field(default=50, metadata={"range": (1, 10**9)})
+    val_every: int = field(default=500, metadata={"range": (1, 10**9)})
+    checkpoint_every: int = field(default=500, metadata={"range": (1, 10**9)})
     num_workers: int = 2
     amp: Literal["none", "bf16", "fp16"] = "none"  # CUDA only
     channels_last: bool = False  # CUDA only
@@ -159,7 +159,7 @@ class InferenceConfig:
     tta: bool = False  # average over flips / 90-degree rotations
     tta_count: int = field(default=8, metadata={"range": (1, 8)})  # of the square's 8
     # symmetries (paper, EM: 7 rotated versions)
-    sw_batch_size: int = 1
+    sw_batch_size: int = field(default=1, metadata={"range": (1, 1024)})
 
 
 @dataclass(frozen=True)

@@ -85,3 +85,14 @@ def test_cli_reports_a_bad_config_in_one_line(synthetic_root, tmp_path):
     assert result.stderr.strip().splitlines()[-1].startswith("Error: ")
     assert "unknown key 'wo'" in result.stderr and "Traceback" not in result.output
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("section", "key", "value"), [
+    ("train", "val_every", 0), ("train", "log_every", 0), ("train", "checkpoint_every", 0),
+    ("train", "iterations", 0), ("model", "dropout", 1.5), ("model", "n_classes", 1),
+    ("model", "base_channels", 0), ("model", "depth", 0), ("model", "in_channels", 3),
+    ("augment", "elastic_grid", 0), ("inference", "sw_batch_size", 0),
+])
+def test_values_that_parse_but_make_no_sense_are_refused(section, key, value):
+    with pytest.raises(ConfigError, match=rf"{section}\.{key}: must lie in"):
+        load_config(None, overrides={section: {key: value}})
