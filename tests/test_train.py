@@ -127,9 +127,12 @@ def test_resume_equals_uninterrupted(synthetic_root, tmp_path, monkeypatch):
 def test_lr_schedules():
     tc = TrainConfig(iterations=100, lr_schedule="poly", lr_power=1.0, warmup_iterations=10)
     assert lr_factor(tc, 0) == pytest.approx(0.1) and lr_factor(tc, 50) == pytest.approx(0.5)
-    assert lr_factor(TrainConfig(lr_schedule="step", lr_step=10, lr_gamma=0.5), 25) == 0.25
-    assert lr_factor(TrainConfig(iterations=100, lr_schedule="cosine"), 100) == pytest.approx(0)
-    assert lr_factor(TrainConfig(), 12345) == 1.0
+    no_warmup = {"warmup_iterations": 0}  # the defaults warm up over 500 iterations
+    assert lr_factor(TrainConfig(lr_schedule="step", lr_step=10, lr_gamma=0.5, **no_warmup),
+                     25) == 0.25
+    assert lr_factor(TrainConfig(iterations=100, lr_schedule="cosine", **no_warmup),
+                     100) == pytest.approx(0)
+    assert lr_factor(TrainConfig(lr_schedule="constant", **no_warmup), 12345) == 1.0
 
 
 def test_cli_train_errors(synthetic_root, tmp_path):
