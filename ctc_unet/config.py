@@ -178,8 +178,8 @@ class TrackingConfig:
     division_area: tuple[float, float] = (0.5, 2.0)  # daughters' total area / mother's area
     division_min_mother: int = 3  # frames the mother was seen before dividing
     division_min_daughter: int = 3  # frames each daughter lasts
-    fragment_area: float = 1.0  # a short start next to a cell is a fragment of it when both
-    # together are at most this times the cell's previous area
+    fragment_area: float = 0.0  # a short start next to a cell is a fragment of it, merged,
+    # when both together are at most this times the cell's previous area (0 = never merge)
     min_track_frames: int = 1  # shorter tracks without relatives inside the sequence are
     # dropped (1 = keep all: DET charges a miss 10x a false positive)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import tifffile
@@ -64,7 +65,8 @@ def test_a_cell_that_flickers_into_two_fragments_is_not_a_division():
             frames[t][10:20, 16:20] = 2
         else:
             frames[t][10:20, 10:20] = 1
-    masks, records = track_global(frames, CFG)
+    assert not _divisions(track_global(frames, CFG)[1])  # default: the fragment is left alone
+    masks, records = track_global(frames, replace(CFG, fragment_area=1.0))
     assert not _divisions(records)
     cell = {int(m[15, 12]) for m in masks}
     assert len(cell) == 1 and int(masks[4][15, 18]) == cell.pop()  # the fragment merged

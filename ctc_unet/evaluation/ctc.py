@@ -42,8 +42,13 @@ def _py_ctcmetrics(res: Path, gt: Path, metrics: list[str]) -> dict:
 
 
 def count_divisions(track_file: Path) -> int:
-    """Number of tracks with daughters in a track file (res_track.txt or man_track.txt)."""
-    return len({r.parent for r in parse_man_track(track_file) if r.parent})
+    """Tracks with two or more daughters in a track file (res_track.txt or man_track.txt); a
+    single child is a gap, not a division."""
+    children: dict[int, int] = {}
+    for r in parse_man_track(track_file):
+        if r.parent:
+            children[r.parent] = children.get(r.parent, 0) + 1
+    return sum(n >= 2 for n in children.values())
 
 
 def _check_inputs(res_dir: Path, gt_dir: Path) -> None:

@@ -16,9 +16,10 @@ Steps, each a function of per-frame object tables:
    frame, continued or not) becomes her daughter only if the two daughters have similar areas
    (``division_size_ratio``), together about the mother's area (``division_area``), the
    mother was seen for ``division_min_mother`` frames and both daughters last
-   ``division_min_daughter`` frames. Other such starts are fragments when they are short and,
-   with their sibling, no larger than ``fragment_area`` x the mother (pieces of one cell):
-   merged into the touching sibling; the rest are tracks of their own (a neighbour).
+   ``division_min_daughter`` frames. Other such starts are tracks of their own, never
+   daughters; with ``fragment_area`` > 0 a short one that with its sibling is no larger than
+   ``fragment_area`` x the mother (pieces of one cell) is merged into the touching sibling
+   (off by default: on DIC-HeLa predictions it joined real cells).
 4. Tracks shorter than ``min_track_frames`` with no relatives that neither start in the first
    nor end in the last frame are dropped (flicker).
 """
