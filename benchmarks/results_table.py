@@ -58,9 +58,10 @@ def ctc_row(run: RunDir, hardware: str) -> list[str]:
     post = json.loads(run.postprocess.read_text()) if run.postprocess.is_file() else {}
     path = run.root / "evaluation" / f"{cfg.dataset}-report" / "evaluation.json"
     ev = json.loads(path.read_text())[0] if path.is_file() else {}
-    chose = f"{_frames(split.val)} by {post.get('measure', 'SEG')}"
+    chose = (f"{_frames(split.val)} by {post['measure']}" if post else
+             f"{_frames(split.val)} (training stopped: nothing chosen)")
     scored = f"{_frames(split.report)}; TRA markers {ev.get('block', '')}"
-    return [cfg.dataset, f"{cfg.targets.source}: {_frames(split.train, ('GT',))}",
+    return [run.root.name, cfg.dataset, f"{cfg.targets.source}: {_frames(split.train, ('GT',))}",
             cfg.profile or "paper", cfg.train.optimizer, str(iters), f"{minutes:.1f}",
             hardware, chose, scored, _f(ev, "SEG"), _f(ev, "SEG_ST"), _f(ev, "DET"),
             _f(ev, "TRA"), _f(ev, "CT"), _f(ev, "TF"), _f(ev, "BC(0)"),
@@ -78,16 +79,17 @@ def isbi_row(run: RunDir, hardware: str) -> list[str]:
     def pair(key: str) -> str:
         return f"{_f(no, key)} / {_f(yes, key)}"
 
-    return [cfg.dataset, _frames(split.train), cfg.profile or "paper", cfg.train.optimizer,
+    return [run.root.name, cfg.dataset, _frames(split.train), cfg.profile or "paper",
+            cfg.train.optimizer,
             str(iters), f"{minutes:.1f}", hardware, f"{_frames(split.val)} by pixel error",
             _frames(split.report), pair("rand_error"), pair("info_error"),
             pair("pixel_error")]
 
 
-CTC_HEAD = ["dataset", "training frames", "profile", "optimizer", "iterations", "minutes",
+CTC_HEAD = ["run", "dataset", "training frames", "profile", "optimizer", "iterations", "minutes",
             "hardware", "chose (checkpoint, post-processing)", "scored", "SEG (GT)",
             "SEG (ST)", "DET", "TRA", "CT", "TF", "BC(0)", "divisions (result / ref.)"]
-ISBI_HEAD = ["dataset", "training slices", "profile", "optimizer", "iterations", "minutes",
+ISBI_HEAD = ["run", "dataset", "training slices", "profile", "optimizer", "iterations", "minutes",
              "hardware", "chose", "scored", "Rand error (no TTA / TTA)",
              "information error (no TTA / TTA)", "pixel error (no TTA / TTA)"]
 
