@@ -20,6 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ctc_unet.config import load_config
+from ctc_unet.data.ctc import count_divisions
 from ctc_unet.evaluation.ctc import evaluate_ctc_sequence
 from ctc_unet.tracking.folder import read_mask_folder, track_folder
 from ctc_unet.tracking.linking import track_instances
@@ -62,11 +63,7 @@ def main() -> None:
             cells = []
             for cfg in methods.values():
                 _, records = track_instances(masks, cfg)
-                kids: dict[int, int] = {}
-                for r in records:
-                    if r.parent:
-                        kids[r.parent] = kids.get(r.parent, 0) + 1
-                cells.append(f"{len(records)}, {sum(k >= 2 for k in kids.values())}")
+                cells.append(f"{len(records)}, {count_divisions(records)}")
             print(f"| {name} | {len(masks)} | " + " | ".join(cells) + " |")
 
 

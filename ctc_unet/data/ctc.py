@@ -18,7 +18,7 @@ import logging
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -299,22 +299,40 @@ def write_label_tiff(path: Path, labels: np.ndarray) -> Path:
     return Path(path)
 
 
-def write_results(out_root: Path, sequence: str, frames: list[int], masks: list[np.ndarray],
-                  records: Iterable[TrackRecord], digits: int) -> Path:
-    """Write ``<out_root>/<XX>_RES`` (masks and res_track.txt) into a temporary folder and move
-    it into place only when complete; returns the folder.
+def count_divisions(records: Iterable[TrackRecord]) -> int:
+    """Tracks with two or more daughters; a single child is a gap, not a division."""
+    children: dict[int, int] = {}
+    for r in records:
+        if r.parent:
+            children[r.parent] = children.get(r.parent, 0) + 1
+    return sum(n >= 2 for n in children.values())
+
+
+def write_result_folder(folder: Path, frames: list[int], masks: list[np.ndarray],
+                        records: Iterable[TrackRecord], digits: int,
+                        check: Callable[[Path], None] | None = None) -> Path:
+    """Write a CTC result folder (masks and res_track.txt) into a temporary sibling, call
+    ``check`` on it (it raises to refuse), and move it into place only then; returns it.
 
     ``records`` use list positions as frame numbers; they are mapped to ``frames``.
     """
-    final = res_folder(out_root, sequence)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.tmp-"))
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.tmp-"))
     try:
         for t, mask in zip(frames, masks, strict=True):
             write_mask(staging, t, mask, digits)
         write_tracks(staging / "res_track.txt",
                      [TrackRecord(r.label, frames[r.begin], frames[r.end], r.parent)
                       for r in records])
-        return replace_dir(staging, final)
+        if check is not None:
+            check(staging)
+        return replace_dir(staging, folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_results(out_root: Path, sequence: str, frames: list[int], masks: list[np.ndarray],
+                  records: Iterable[TrackRecord], digits: int) -> Path:
+    """Write ``<out_root>/<XX>_RES`` atomically (see ``write_result_folder``)."""
+    return write_result_folder(res_folder(out_root, sequence), frames, masks, records, digits)

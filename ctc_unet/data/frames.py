@@ -83,16 +83,19 @@ def load_frame(dataset: CtcDataset, ref: FrameRef, cfg: TargetConfig, markers: b
     """
     seq = dataset.sequences[ref.sequence]
     image = normalize_image(seq.read_frame(ref.t))
-    tra = seq.read_gt_tra(ref.t) if markers and ref.t in seq.gt_tra else None
+    use_ignore = ref.source == "GT" and cfg.ignore_unannotated
+    tra = (seq.read_gt_tra(ref.t) if (markers or use_ignore) and ref.t in seq.gt_tra
+           else None)
+    kept = tra if markers else None
     if ref.source == "ST":
-        return AnnotatedFrame(ref, image, seq.read_st_seg(ref.t).astype(np.int32), None, tra)
+        return AnnotatedFrame(ref, image, seq.read_st_seg(ref.t).astype(np.int32), None, kept)
     labels = seq.read_gt_seg(ref.t).astype(np.int32)
     ignore = None
-    if cfg.ignore_unannotated and ref.t in seq.gt_tra:
+    if use_ignore and tra is not None:
         silver = seq.read_st_seg(ref.t) if ref.t in seq.st_seg else None
-        mask = unannotated_mask(labels, seq.read_gt_tra(ref.t), cfg.ignore_margin, silver)
+        mask = unannotated_mask(labels, tra, cfg.ignore_margin, silver)
         ignore = mask if mask.any() else None
-    return AnnotatedFrame(ref, image, labels, ignore, tra)
+    return AnnotatedFrame(ref, image, labels, ignore, kept)
 
 
 def isbi_frames(data: IsbiData, slices: Iterable[int]) -> list[AnnotatedFrame]:

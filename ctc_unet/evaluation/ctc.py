@@ -18,7 +18,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from ctc_unet.data.ctc import parse_man_track
+from ctc_unet.data.ctc import count_divisions, parse_man_track
 from ctc_unet.errors import DataError
 from ctc_unet.evaluation.clip import clip_ground_truth, clip_results
 
@@ -41,14 +41,18 @@ def _py_ctcmetrics(res: Path, gt: Path, metrics: list[str]) -> dict:
                             f"({type(exc).__name__}: {exc})") from exc
 
 
-def count_divisions(track_file: Path) -> int:
-    """Tracks with two or more daughters in a track file (res_track.txt or man_track.txt); a
-    single child is a gap, not a division."""
-    children: dict[int, int] = {}
-    for r in parse_man_track(track_file):
-        if r.parent:
-            children[r.parent] = children.get(r.parent, 0) + 1
-    return sum(n >= 2 for n in children.values())
+def divisions_in(track_file: Path) -> int:
+    """Tracks with two or more daughters in res_track.txt or man_track.txt."""
+    return count_divisions(parse_man_track(track_file))
+
+
+def is_valid_result(res_dir: Path) -> bool:
+    """True when py-ctcmetrics' ``validate_sequence`` accepts a CTC result folder."""
+    from ctc_metrics.scripts.validate import validate_sequence
+
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return validate_sequence(str(res_dir), threads=1).get("Valid") == 1
 
 
 def _check_inputs(res_dir: Path, gt_dir: Path) -> None:
@@ -91,6 +95,6 @@ def evaluate_ctc_sequence(res_dir: Path, gt_dir: Path, frames: tuple[int, int] |
             if any((st / "SEG").iterdir()):
                 out["SEG_ST"] = float(_py_ctcmetrics(res, st, ["SEG"])["SEG"])
                 out["n_st_seg"] = len(list((st / "SEG").iterdir()))
-        out["divisions"] = count_divisions(res / "res_track.txt")
-        out["divisions_ref"] = count_divisions(gt / "TRA" / "man_track.txt")
+        out["divisions"] = divisions_in(res / "res_track.txt")
+        out["divisions_ref"] = divisions_in(gt / "TRA" / "man_track.txt")
     return out

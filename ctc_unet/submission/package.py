@@ -16,15 +16,12 @@ Everything is written into a temporary folder and moved into place only when com
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 import os
 import re
 import shutil
 import stat
 import tempfile
-import warnings
 import zipfile
 from pathlib import Path
 
@@ -34,6 +31,7 @@ from ctc_unet import __version__
 from ctc_unet.config import Config, dump_config
 from ctc_unet.data.ctc import open_ctc_dataset
 from ctc_unet.errors import CtcUnetError
+from ctc_unet.evaluation.ctc import is_valid_result
 from ctc_unet.files import replace_dir
 from ctc_unet.submission.wheel import build_wheel, pinned_requirements
 from ctc_unet.training.rundir import RunDir, load_checkpoint, save_checkpoint
@@ -115,8 +113,6 @@ def package_submission(runs: list[RunDir], data: Path, team: str, out: Path,
 
     Returns the package folder and the zip. Nothing is left under ``out`` on failure.
     """
-    from ctc_metrics.scripts.validate import validate_sequence
-
     from ctc_unet.inference.predictor import load_predictor, predict_sequence
 
     if not TEAM_RE.match(team):
@@ -147,10 +143,7 @@ def package_submission(runs: list[RunDir], data: Path, team: str, out: Path,
             pred = load_predictor(run, device, first.frame_shape(min(first.frames)))
             for seq in challenge.sequences.values():
                 res = predict_sequence(pred, seq, pkg / dataset, interactive=interactive)
-                with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    valid = validate_sequence(str(res), threads=1).get("Valid")
-                if valid != 1:
+                if not is_valid_result(res):
                     raise CtcUnetError(f"{res}: py-ctcmetrics rejects these results; nothing "
                                        "was written")
                 _executable(sw / f"{dataset}-{seq.name}.sh",

@@ -4,21 +4,16 @@ validated by py-ctcmetrics before it is moved into place."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 import re
-import shutil
-import tempfile
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 from ctc_unet.config import TrackingConfig
-from ctc_unet.data.ctc import TrackRecord, check_labels, read_tiff, write_mask, write_tracks
+from ctc_unet.data.ctc import check_labels, count_divisions, read_tiff, write_result_folder
 from ctc_unet.errors import DataError
-from ctc_unet.files import replace_dir
+from ctc_unet.evaluation.ctc import is_valid_result
 from ctc_unet.tracking.linking import track_instances
 
 logger = logging.getLogger(__name__)
@@ -57,28 +52,13 @@ def track_folder(masks_dir: Path, out: Path, cfg: TrackingConfig) -> tuple[Path,
     """Track the masks of ``masks_dir`` into the CTC result folder ``out``; returns it, the
     number of tracks and the number of divisions. Nothing is written unless py-ctcmetrics
     validates the result."""
-    from ctc_metrics.scripts.validate import validate_sequence
-
     frames, masks, digits = read_mask_folder(masks_dir)
     tracked, records = track_instances(masks, cfg)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
-    try:
-        for t, mask in zip(frames, tracked, strict=True):
-            write_mask(staging, t, mask, digits)
-        write_tracks(staging / "res_track.txt",
-                     [TrackRecord(r.label, frames[r.begin], frames[r.end], r.parent)
-                      for r in records])
-        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            valid = validate_sequence(str(staging), threads=1).get("Valid")
-        if valid != 1:
+
+    def check(staging: Path) -> None:
+        if not is_valid_result(staging):
             raise DataError(f"{masks_dir}: the tracked result does not pass py-ctcmetrics' "
                             "validation (an empty frame?); nothing was written")
-        replace_dir(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    divisions = len({r.parent for r in records
-                     if r.parent and sum(q.parent == r.parent for q in records) > 1})
-    return out, len(records), divisions
+
+    folder = write_result_folder(out, frames, tracked, records, digits, check)
+    return folder, len(records), count_divisions(records)

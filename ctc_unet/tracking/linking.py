@@ -96,8 +96,9 @@ def build_tracklets(tables: list[dict], links: list[dict[int, int]]) -> list[Tra
     open_: dict[int, int] = {}  # label in the current frame -> tracklet index
     for t, table in enumerate(tables):
         nxt: dict[int, int] = {}
+        back = {c: p for p, c in links[t - 1].items()} if t else {}  # cur label -> prev label
         for lab in table:
-            prev = next((p for p, c in (links[t - 1] if t else {}).items() if c == lab), None)
+            prev = back.get(lab)
             if prev is not None and prev in open_:
                 k = open_[prev]
                 tracklets[k].ids.append(lab)
