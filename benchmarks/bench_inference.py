@@ -1,6 +1,7 @@
 """Benchmark of overlap-tile inference (issue 5) with the paper's 64-channel network.
 
     python benchmarks/bench_inference.py [--device auto] [--repeats 1] [--no-tta]
+    python benchmarks/bench_inference.py --variants [--tile 572] [--repeats 3]
 
 For a 512x512 and a 520x696 frame it reports seconds per frame for
 - one valid forward pass over a single tile covering the whole (mirror-padded) frame,
@@ -8,6 +9,11 @@ For a 512x512 and a 520x696 frame it reports seconds per frame for
 - the same with the paper's 572 px tile, and with 8-fold test-time augmentation;
 the tiling overhead (time / time of the single-tile forward), and the achieved GFLOP/s of the
 single-tile forward against a float32 torch matmul measured in the same run.
+
+``--variants`` compares ways of running the same float32 forward pass over one tile, each
+against the matmul rate of the same run: eager (NCHW), channels-last, TorchScript frozen and
+optimised for inference (oneDNN convolutions with fused ReLU), and torch.compile (inductor),
+alone and with channels-last; the outputs are checked to agree with eager.
 """
 
 from __future__ import annotations
@@ -71,12 +77,66 @@ def matmul_gflops(device: torch.device, n: int = 2048) -> float:
     return 2 * n**3 / t / 1e9
 
 
+def _variants(model: UNet, x: torch.Tensor) -> dict[str, object]:
+    """Callables running the forward pass of ``model`` on ``x`` in different ways."""
+    out: dict[str, object] = {"eager, NCHW": lambda: model(x)}
+    cl_model = UNet().eval()
+    cl_model.load_state_dict(model.state_dict())
+    cl_model = cl_model.to(memory_format=torch.channels_last)
+    x_cl = x.contiguous(memory_format=torch.channels_last)
+    out["eager, channels-last"] = lambda: cl_model(x_cl)
+    with torch.inference_mode():
+        traced = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(model, x)))
+    out["TorchScript frozen + optimize_for_inference"] = lambda: traced(x)
+    try:
+        compiled = torch.compile(model, dynamic=False)
+        compiled_cl = torch.compile(cl_model, dynamic=False)
+        with torch.inference_mode():
+            compiled(x)
+            compiled_cl(x_cl)
+        out["torch.compile (inductor)"] = lambda: compiled(x)
+        out["torch.compile + channels-last"] = lambda: compiled_cl(x_cl)
+    except Exception as exc:  # no C++ compiler, or an inductor limitation on this machine
+        print(f"# torch.compile unavailable here: {type(exc).__name__}: {str(exc)[:120]}")
+    return out
+
+
+def variants_table(tile: int, repeats: int) -> None:
+    """Forward-pass variants over one ``tile`` px tile on the CPU (see the module docstring)."""
+    torch.manual_seed(0)
+    model = UNet().eval()
+    x = torch.randn(1, 1, tile, tile)
+    flops = forward_flops(model, (tile, tile))
+    device = torch.device("cpu")
+    with torch.inference_mode():
+        reference = model(x)
+    rows = []
+    for label, fn in _variants(model, x).items():
+        with torch.inference_mode():
+            err = float((fn().float() - reference).abs().max())
+            t = timed(fn, repeats, device)
+            peak = matmul_gflops(device)  # measured beside each variant: the CPU's speed drifts
+        rows.append((label, t, flops / t / 1e9, peak, err))
+    print(f"# {platform.machine()} CPU, {torch.get_num_threads()} threads, torch "
+          f"{torch.__version__}; tile {tile}x{tile}, {flops / 1e9:.1f} GFLOP per forward")
+    print("| variant | s / forward | GFLOP/s | matmul GFLOP/s | forward / matmul | max |diff| |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for label, t, g, peak, err in rows:
+        print(f"| {label} | {t:.3f} | {g:.0f} | {peak:.0f} | {g / peak:.2f} | {err:.1e} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="auto")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--no-tta", action="store_true")
+    parser.add_argument("--variants", action="store_true",
+                        help="compare forward-pass variants on the CPU and exit")
+    parser.add_argument("--tile", type=int, default=572, help="tile for --variants")
     args = parser.parse_args()
+    if args.variants:
+        variants_table(args.tile, max(args.repeats, 3))
+        return
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available()
                           else "cpu" if args.device == "auto" else args.device)
     torch.manual_seed(0)

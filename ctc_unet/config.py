@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.resources
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -30,9 +31,10 @@ class TargetConfig:
     """Training targets (paper section 3): separation borders and the weight map."""
 
     source: Literal["GT", "ST", "GT+ST"] = "GT"
-    border_width: int = 2  # px of background put between touching cells (0 = none)
-    w0: float = 10.0
-    sigma: float = 5.0
+    # px of background put between touching cells (0 = none)
+    border_width: int = field(default=2, metadata={"range": (0, 64)})
+    w0: float = field(default=10.0, metadata={"range": (0.0, 1e4)})
+    sigma: float = field(default=5.0, metadata={"gt": 0.0})
     class_balance: bool = True  # w_c = N / (K n_c) over the taught pixels
     ignore_unannotated: bool = True  # weight 0 around tracked cells that have no GT mask
     ignore_margin: int = 5  # px added around an unannotated cell's estimated extent
@@ -45,19 +47,22 @@ class AugmentConfig:
 
     elastic_prob: float = 1.0
     elastic_grid: int = field(default=3, metadata={"range": (2, 64)})  # grid points per axis
-    elastic_std: float = 10.0  # px, std of the grid displacements
+    # px, std of the grid displacements
+    elastic_std: float = field(default=10.0, metadata={"range": (0.0, 1e3)})
     shift: bool = True  # random tile position (else the tile is centred on the frame)
     rotate_prob: float = 0.5
-    rotate_range: float = 180.0  # degrees, uniform in [-range, range]
+    # degrees, uniform in [-range, range]
+    rotate_range: float = field(default=180.0, metadata={"range": (0.0, 180.0)})
     rot90_prob: float = 0.5
     flip_prob: float = 0.5
     image_interp: Literal["bicubic", "bilinear"] = "bicubic"
     contrast_prob: float = 0.3
-    contrast_range: tuple[float, float] = (0.75, 1.25)  # intensity scale factor
+    # intensity scale factor
+    contrast_range: tuple[float, float] = field(default=(0.75, 1.25), metadata={"gt": 0.0})
     brightness_prob: float = 0.3
     brightness_range: tuple[float, float] = (-0.1, 0.1)  # shift, in normalized units
     gamma_prob: float = 0.3
-    gamma_range: tuple[float, float] = (0.7, 1.5)
+    gamma_range: tuple[float, float] = field(default=(0.7, 1.5), metadata={"gt": 0.0})
     noise_prob: float = 0.2
     noise_std: float = 0.03
 
@@ -110,16 +115,17 @@ class TrainConfig:
     tile_size: int = 572
     iterations: int = field(default=20000, metadata={"range": (1, 10**9)})
     optimizer: Literal["sgd", "adam"] = "sgd"  # paper: SGD; Adam as a tuning option
-    lr: float = 0.01
+    lr: float = field(default=0.01, metadata={"gt": 0.0})
     momentum: float = field(default=0.99, metadata={"range": (0.0, 0.9999)})  # SGD only
     adam_betas: tuple[float, float] = (0.9, 0.999)  # Adam only
     loss_reduction: Literal["mean", "sum"] = "mean"  # over output pixels; paper's energy: sum
     head_init: Literal["he", "xavier"] = "xavier"  # the 1x1 output convolution's init
     weight_decay: float = 0.0
     lr_schedule: Literal["constant", "poly", "step", "cosine"] = "poly"
-    lr_power: float = 0.9  # poly
-    lr_step: int = 5000  # step: every lr_step iterations ...
-    lr_gamma: float = 0.1  # ... multiply by lr_gamma
+    lr_power: float = field(default=0.9, metadata={"gt": 0.0})  # poly
+    lr_step: int = field(default=5000, metadata={"range": (1, 10**9)})  # step: every lr_step
+    # iterations ...
+    lr_gamma: float = field(default=0.1, metadata={"range": (0.0, 1.0)})  # ... times lr_gamma
     warmup_iterations: int = 500
     grad_clip: float = 1.0  # max gradient norm; 0 = off
     seed: int = 0
@@ -132,7 +138,8 @@ class TrainConfig:
     deterministic: bool = False
     diagnostics_first: int = 200  # dead-ReLU / update-ratio records every 10 iterations up
     # to here, then at every log line
-    collapse_patience: int = 3  # stop after this many validations with a constant output
+    # stop after this many validations with a constant output
+    collapse_patience: int = field(default=3, metadata={"range": (1, 10**6)})
     collapse_std: float = 1e-3  # cell-probability spread below which the output is constant
 
     def __post_init__(self) -> None:
@@ -145,7 +152,7 @@ class TrainConfig:
 class PostprocessConfig:
     """Instances from the cell probability (paper: borders keep touching cells apart)."""
 
-    threshold: float = 0.5
+    threshold: float = field(default=0.5, metadata={"range": (0.0, 1.0)})
     min_size: int = 30  # px; smaller components are dropped
     fill_holes: bool = True
     restore_borders: bool = True  # give separation-border pixels back to adjacent cells
@@ -261,6 +268,11 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
     raise ConfigError(f"{where}: unsupported type {_type_name(tp)}")  # pragma: no cover
 
 
+def _child(where: str, key: str) -> str:
+    """``FILE: section.key``: the file once, then the dotted key."""
+    return f"{where} {key}" if where.endswith(":") else f"{where}.{key}"
+
+
 def _build(cls: type, data: dict[str, Any], where: str) -> Any:
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
@@ -271,24 +283,67 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
         key = unknown[0]
         close = difflib.get_close_matches(str(key), names, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(names)})"
-        raise ConfigError(f"{where}: unknown key {key!r}{hint}")
-    kwargs = {k: _convert(v, hints[k], f"{where}.{k}") for k, v in data.items()}
+        raise ConfigError(f"{where.rstrip(':')}: unknown key {key!r}{hint}")
+    kwargs = {k: _convert(v, hints[k], _child(where, k)) for k, v in data.items()}
     obj = cls(**kwargs)
     _check_ranges(obj, where)
     return obj
 
 
+def _numbers(v: Any) -> list[float]:
+    if isinstance(v, bool):
+        return []
+    if isinstance(v, int | float):
+        return [v]
+    if isinstance(v, tuple) and all(isinstance(x, int | float) and not isinstance(x, bool)
+                                    for x in v):
+        return list(v)
+    return []
+
+
+def build_section(cls: type, data: dict[str, Any], where: str) -> Any:
+    """A config section (e.g. PostprocessConfig) from a mapping, with the checks of a config
+    file; ``where`` names the source in errors."""
+    return _build(cls, data, where)
+
+
 def _check_ranges(obj: Any, where: str) -> None:
+    """Every number finite; probabilities in [0, 1]; ``range`` (inclusive) and ``gt``
+    (exclusive lower bound) from the field metadata; no negatives unless the field is a
+    ``*_range``; a pair ``(low, high)`` in order."""
     for f in dataclasses.fields(obj):
         v = getattr(obj, f.name)
+        name = _child(where, f.name)
+        values = _numbers(v)
+        if any(not math.isfinite(x) for x in values):
+            raise ConfigError(f"{name}: must be a finite number, got {v}")
         if (f.name.endswith("_prob") or f.name.endswith("_fraction")) and not 0.0 <= v <= 1.0:
-            raise ConfigError(f"{where}.{f.name}: a probability must lie in [0, 1], got {v}")
+            raise ConfigError(f"{name}: a probability must lie in [0, 1], got {v}")
         bounds = f.metadata.get("range")
-        if bounds and not bounds[0] <= v <= bounds[1]:
-            raise ConfigError(f"{where}.{f.name}: must lie in [{bounds[0]}, {bounds[1]}], got {v}")
-        if isinstance(v, int | float) and not isinstance(v, bool) and v < 0 and (
-                not f.name.endswith("_range")):
-            raise ConfigError(f"{where}.{f.name}: must not be negative, got {v}")
+        if bounds and not all(bounds[0] <= x <= bounds[1] for x in values):
+            raise ConfigError(f"{name}: must lie in [{bounds[0]}, {bounds[1]}], got {v}")
+        low = f.metadata.get("gt")
+        if low is not None and not all(x > low for x in values):
+            raise ConfigError(f"{name}: must be greater than {low}, got {v}")
+        if any(x < 0 for x in values) and not f.name.endswith("_range"):
+            raise ConfigError(f"{name}: must not be negative, got {v}")
+        if isinstance(v, tuple) and len(values) == 2 == len(v) and values[0] > values[1] and (
+                f.name.endswith(("_range", "_area"))):
+            raise ConfigError(f"{name}: expected [low, high] with low <= high, got {list(v)}")
+
+
+def _check_tiles(cfg: Config, where: str) -> None:
+    """Tile sizes that the unpadded network of ``model.depth`` can take (0 = automatic)."""
+    from ctc_unet.model.geometry import TileSizeError, output_size
+
+    for section, value in (("train", cfg.train.tile_size),
+                           ("inference", cfg.inference.tile_size)):
+        if section == "inference" and value == 0:
+            continue
+        try:
+            output_size(value, cfg.model.depth)
+        except TileSizeError as exc:
+            raise ConfigError(f"{where}: {section}.tile_size: {exc}") from None
 
 
 def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -299,13 +354,43 @@ def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+MAX_YAML_BYTES = 1 << 20  # a configuration is a few KB; anything larger is a wrong file
+
+
+class _PlainLoader(yaml.SafeLoader):
+    """yaml.SafeLoader without anchors and aliases: a configuration never needs them, and they
+    allow self-referencing structures and exponential expansion ("billion laughs")."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise ConfigError(f"line {mark.line + 1}: YAML aliases (*name) are not allowed in "
+                              "a configuration")
+        return super().compose_node(parent, index)
+
+
 def read_yaml(path: Path | Traversable) -> dict[str, Any]:
-    """A YAML mapping from ``path``; ConfigError when missing, malformed or not a mapping."""
+    """A YAML mapping from ``path``; ConfigError when missing, too large, not text, malformed,
+    using aliases, or not a mapping."""
     path = Path(path) if isinstance(path, str) else path
     if not path.is_file():
         raise ConfigError(f"{path}: configuration file not found")
+    raw = path.read_bytes()
+    if len(raw) > MAX_YAML_BYTES:
+        raise ConfigError(f"{path}: {len(raw)} bytes is too large for a configuration file "
+                          f"(limit {MAX_YAML_BYTES})")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        text = raw.decode("utf-8")
+        if "\x00" in text:
+            raise UnicodeDecodeError("utf-8", raw, text.index("\x00"), text.index("\x00") + 1,
+                                     "NUL byte")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file (a YAML configuration is UTF-8 text)"
+                          ) from None
+    try:
+        data = yaml.load(text, Loader=_PlainLoader) or {}
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ConfigError(f"{path}: not valid YAML ({first})") from exc
@@ -321,8 +406,10 @@ def config_dir() -> Traversable:
 
 
 def from_dict(data: dict[str, Any], where: str = "config") -> Config:
-    """Build a validated Config from a plain mapping."""
-    return _build(Config, data, where)
+    """Build a validated Config from a plain mapping (tile sizes checked against the depth)."""
+    cfg = _build(Config, data, f"{where}:")
+    _check_tiles(cfg, where)
+    return cfg
 
 
 def profiles() -> list[str]:
@@ -356,7 +443,7 @@ def load_config(dataset: str | None = None, extra: Path | None = None,
         layers.append(("overrides", overrides))
     merged: dict[str, Any] = {}
     for where, layer in layers:
-        _build(Config, layer, where)  # each layer alone must use known keys and types
+        _build(Config, layer, f"{where}:")  # each layer alone must use known keys and types
         merged = merge(merged, layer)
     return from_dict(merged, "config")
 

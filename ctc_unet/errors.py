@@ -17,3 +17,12 @@ class UnknownDatasetError(CtcUnetError):
 
 class DownloadError(CtcUnetError):
     """A download or an archive that failed its checks."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGINT arrived while a command ran (a KeyboardInterrupt, so that no
+    ``except Exception`` swallows it); staged outputs are removed on the way out."""
+
+    def __init__(self, signal_name: str = "SIGINT") -> None:
+        super().__init__(signal_name)
+        self.signal = signal_name

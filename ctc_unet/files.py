@@ -1,27 +1,89 @@
 """Writing files so that a reader never sees half of one: stage in a temporary sibling, then
-rename into place (``os.replace`` is atomic on POSIX file systems)."""
+rename into place (``os.replace`` is atomic on POSIX file systems).
+
+Staging names carry the host and process id (``.NAME.<host>-<pid>-XXXX.part`` for files,
+``.NAME.tmp-<host>-<pid>-XXXX`` for folders), so that ``remove_stale_staging`` can tell the
+litter of a killed process from the staging of one still running. Staged files and folders get
+the permissions the umask gives (``mkstemp``/``mkdtemp`` alone would give 600/700, and a
+colleague on a shared cluster could not read the results).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import re
 import shutil
+import socket
 import tempfile
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+STALE_AFTER_S = 24 * 3600  # staging of another host is removed only when this old
+_STAGING_RE = re.compile(r"^\..+\.(?:tmp-)?(?P<host>[A-Za-z0-9_.-]+?)-(?P<pid>\d+)-[^.]+"
+                         r"(?:\.part)?$")
+_OLD_RE = re.compile(r"^\..+\.old-(?P<pid>\d+)$")
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname())[:40] or "host"
+
+
+def _tag() -> str:
+    return f"{_host()}-{os.getpid()}-"
+
+
+def umask() -> int:
+    """The process's umask (read without changing it for longer than a call)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def give_umask_mode(path: Path) -> None:
+    """Give a staged file 666 & ~umask, a staged folder 777 & ~umask."""
+    base = 0o777 if Path(path).is_dir() else 0o666
+    os.chmod(path, base & ~umask())
+
+
+def make_parents(folder: Path) -> list[Path]:
+    """``mkdir -p folder``; returns the folders it created, outermost first."""
+    folder = Path(folder)
+    missing = [p for p in (folder, *folder.parents) if not p.exists()][::-1]
+    folder.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def remove_empty(created: list[Path]) -> None:
+    """Undo ``make_parents``: remove the folders it created, innermost first, if empty."""
+    for p in reversed(created):
+        with contextlib.suppress(OSError):
+            p.rmdir()
 
 
 def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     """Call ``write(tmp)`` on a temporary sibling of ``path``, then rename it to ``path``;
-    the temporary file is removed on any failure."""
+    on any failure the temporary file and the folders made for it are removed."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
+    created = make_parents(path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{_tag()}",
+                                   suffix=".part")
+        os.close(fd)
+    except BaseException:
+        remove_empty(created)
+        raise
     try:
         write(Path(tmp))
+        give_umask_mode(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        remove_empty(created)
         raise
 
 
@@ -40,3 +102,78 @@ def replace_dir(staging: Path, final: Path) -> Path:
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def make_staging_dir(final: Path) -> Path:
+    """An empty staging folder beside ``final`` (mode from the umask)."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.tmp-{_tag()}"))
+    give_umask_mode(staging)
+    return staging
+
+
+@contextlib.contextmanager
+def staged_dir(final: Path) -> Iterator[Path]:
+    """Yield a staging folder; when the block ends without error it replaces ``final``; on
+    any error (or signal) it and the folders made for it are removed, and ``final`` stays as
+    it was."""
+    created = make_parents(Path(final).parent)
+    try:
+        staging = make_staging_dir(final)
+    except BaseException:
+        remove_empty(created)
+        raise
+    try:
+        yield staging
+        replace_dir(staging, Path(final))
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        remove_empty(created)
+        raise
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _is_stale(path: Path, locked: bool) -> bool:
+    if locked:  # the caller holds the folder's lock: only this process stages there
+        return f"-{os.getpid()}-" not in path.name and not path.name.endswith(f"-{os.getpid()}")
+    m = _STAGING_RE.match(path.name)
+    if m is None:
+        old = _OLD_RE.match(path.name)
+        return old is not None and not _alive(int(old.group("pid")))
+    if m.group("host") == _host():
+        return int(m.group("pid")) != os.getpid() and not _alive(int(m.group("pid")))
+    with contextlib.suppress(OSError):
+        return time.time() - path.lstat().st_mtime > STALE_AFTER_S
+    return False
+
+
+def remove_stale_staging(folder: Path, recursive: bool = False, locked: bool = False
+                         ) -> list[Path]:
+    """Remove staging files and folders that killed processes left in ``folder`` (and, with
+    ``recursive``, below it); ``locked``: the caller holds the folder's lock, so all staging
+    but its own is stale. Logs and returns what was removed."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = folder.rglob(".*") if recursive else folder.glob(".*")
+    removed = [p for p in found if (p.name.endswith(".part") or ".tmp-" in p.name
+                                    or ".old-" in p.name) and _is_stale(p, locked)]
+    for p in removed:
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+    if removed:
+        logger.warning("removed %d staging file(s) left by a killed run in %s: %s", len(removed),
+                       folder, ", ".join(p.name for p in removed[:5]))
+    return removed

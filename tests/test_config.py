@@ -53,7 +53,7 @@ def test_extra_file_and_overrides(tmp_path):
     ("augment:\n  flip_prob: 1.5\n", r"probability must lie in \[0, 1\]"),
     ("augment:\n  gamma_range: [1]\n", r"expected a list of 2 values"),
     ("targets:\n  class_balance: 1\n", r"expected true or false"),
-    ("targets:\n  border_width: -1\n", r"must not be negative"),
+    ("targets:\n  ignore_margin: -1\n", r"must not be negative"),
     ("- just a list\n", r"mapping at the top level"),
     ("targets: [unclosed\n", r"not valid YAML"),
 ])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -11,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from ctc_unet.errors import CtcUnetError
+from ctc_unet.signals import interrupt_on_signals
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,19 +47,24 @@ def one_line(exc: BaseException) -> str:
 def user_errors(fn: F) -> F:
     """The error boundary: bad input (CtcUnetError) and file-system faults (OSError: a missing
     or unreadable path, a read-only or full disk) become one ``Error:`` line and exit code 1;
-    the traceback only with --debug or CTC_UNET_DEBUG=1."""
+    the traceback only with --debug or CTC_UNET_DEBUG=1. SIGTERM and SIGINT, in any phase,
+    remove the staged outputs on the way out and end with one line and exit 128 + signal
+    number (``train`` checkpoints instead, see its help)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            with interrupt_on_signals():
+                return fn(*args, **kwargs)
         except (CtcUnetError, OSError) as exc:
             if debugging():
                 raise
             typer.echo(f"Error: {one_line(exc)}", err=True)
             raise typer.Exit(1) from None
-        except KeyboardInterrupt:
-            typer.echo("Interrupted.", err=True)
-            raise typer.Exit(130) from None
+        except KeyboardInterrupt as exc:
+            name = getattr(exc, "signal", "SIGINT")
+            typer.echo(f"Error: interrupted by {name}; unfinished outputs were removed, "
+                       "finished ones kept", err=True)
+            raise typer.Exit(128 + int(signal.Signals[name])) from None
 
     return wrapper  # type: ignore[return-value]

@@ -57,14 +57,15 @@ def predict(
     dev = resolve_device(device)
     out_root = out or run.root / "results" / root.name
     if is_isbi_folder(root):
-        from ctc_unet.data.ctc import read_tiff
 
         which = (sequence or ["test"])[0]
         if which not in ("test", "train"):
             from ctc_unet.errors import CtcUnetError
 
             raise CtcUnetError(f"ISBI 2012 sequence must be test or train, got {which!r}")
-        volume = read_tiff(root / (TEST_VOLUME if which == "test" else TRAIN_VOLUME))
+        from ctc_unet.data.isbi import read_stack
+
+        volume = read_stack(root / (TEST_VOLUME if which == "test" else TRAIN_VOLUME))
         pred = load_predictor(run, dev, volume.shape[1:])
         pred = _override(pred, tile, tta)
         path = predict_isbi_volume(pred, volume, out_root / f"{which}-volume-probabilities.tif")
@@ -73,6 +74,8 @@ def predict(
     dataset = open_ctc_dataset(root)
     seqs = [dataset.sequence(s) for s in sequence] if sequence else list(
         dataset.sequences.values())
+    for seq in seqs:  # shapes and readable headers of every sequence before any work
+        seq.check_frames()
     first = seqs[0]
     pred = load_predictor(run, dev, first.frame_shape(min(first.frames)))
     pred = _override(pred, tile, tta)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -50,9 +51,11 @@ def train(
     from ctc_unet.config import load_config
     from ctc_unet.data.locate import resolve_dataset
     from ctc_unet.errors import CtcUnetError
+    from ctc_unet.files import remove_empty
     from ctc_unet.model.geometry import output_size
+    from ctc_unet.training.loop import TrainResult
     from ctc_unet.training.loop import train as run_training
-    from ctc_unet.training.rundir import RunDir, RunLock
+    from ctc_unet.training.rundir import RunDir, RunLock, load_checkpoint
 
     rank = int(os.environ.get("RANK", 0))
     if rank > 0:
@@ -74,20 +77,40 @@ def train(
     if iterations:
         cfg = replace(cfg, train=replace(cfg.train, iterations=iterations))
     output_size(cfg.train.tile_size, cfg.model.depth)  # fail early on a bad tile size
-    lock = RunLock(run) if rank == 0 else contextlib.nullcontext()
-    with lock:
+    created = [p for p in (run.root, *run.root.parents) if not p.exists()][::-1]
+    started = False
+
+    def on_ready() -> None:  # every input checked: from here on the run directory is written
+        nonlocal started
+        started = True
         if rank == 0:
             add_log_file(run.log)
-        try:
-            result = run_training(root, run, cfg, device, resume=resume,
-                                  interactive=is_interactive())
-        except BaseException as exc:
+
+    lock = RunLock(run) if rank == 0 else contextlib.nullcontext()
+    try:
+        with lock:
+            try:
+                result = run_training(root, run, cfg, device, resume=resume,
+                                      interactive=is_interactive(), on_ready=on_ready)
+            except KeyboardInterrupt as exc:
+                if not (started and run.last.is_file()):
+                    raise
+                # a signal outside the loop's own handling (e.g. while a checkpoint was being
+                # written): the last complete checkpoint stands, as after a stop in the loop
+                result = TrainResult(int(load_checkpoint(run.last)["iteration"]), "interrupted",
+                                     None, "", getattr(exc, "signal", "SIGINT"))
+            except BaseException as exc:
+                if rank == 0 and started:
+                    write_status(run, "failed", None, cfg.train.iterations, repr(exc)[:500])
+                raise
             if rank == 0:
-                write_status(run, "failed", None, cfg.train.iterations, repr(exc)[:500])
-            raise
-        if rank == 0:
-            write_status(run, result.status, result.iteration, cfg.train.iterations,
-                         result.signal)
+                write_status(run, result.status, result.iteration, cfg.train.iterations,
+                             result.signal)
+    except BaseException:
+        if rank == 0 and not started and created:  # a bad input: leave no run directory
+            shutil.rmtree(run.root, ignore_errors=True)
+            remove_empty(created)
+        raise
     if result.status == "interrupted":
         # Exit 0 on purpose: SLURM must not count a checkpointed pre-emption as a failure.
         # status.json says "interrupted"; pipelines/train.sbatch requeues on it.

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +24,7 @@ import numpy as np
 import tifffile
 
 from ctc_unet.errors import DataError
-from ctc_unet.files import atomic_write, replace_dir
+from ctc_unet.files import atomic_write, staged_dir
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +102,11 @@ def parse_man_track(path: Path) -> list[TrackRecord]:
         raise DataError(f"{path}: file not found")
     records: list[TrackRecord] = []
     seen: set[int] = set()
-    for lineno, line in enumerate(path.read_text().splitlines(), start=1):
+    try:
+        text = path.read_bytes().decode("ascii")
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not a text file (expected lines 'L B E P')") from None
+    for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         parts = line.split()
@@ -170,8 +172,43 @@ class Sequence:
         return tuple(d for d in shape if d != 1) or shape
 
     def read_frame(self, t: int) -> np.ndarray:
-        """Raw frame ``t`` as stored (2D)."""
-        return squeeze_2d(read_tiff(self.frames[t]), self.frames[t])
+        """Raw frame ``t`` as stored (2D); DataError for NaN/inf values or a shape other than
+        the first frame's."""
+        path = self.frames[t]
+        image = squeeze_2d(read_tiff(path), path)
+        if image.dtype.kind == "c" or image.dtype.kind not in "uifb":
+            raise DataError(f"{path}: pixel type {image.dtype} is not a gray-value image")
+        if image.dtype.kind == "f" and not np.isfinite(image).all():
+            bad = int((~np.isfinite(image)).sum())
+            kind = "NaN" if np.isnan(image).any() else "inf"
+            raise DataError(f"{path}: {bad} pixel(s) are {kind} or infinite; fix or remove "
+                            "the frame")
+        expected = self.frame_shape(min(self.frames))
+        if image.shape != expected:
+            raise DataError(f"{path}: frame shape {image.shape} differs from the sequence's "
+                            f"first frame {expected}; a sequence's frames must share one size")
+        return image
+
+    def check_frames(self) -> None:
+        """Before any work: every frame's header readable, 2D and of one shape (DataError
+        names the first that is not); a warning for missing frame numbers."""
+        first = min(self.frames)
+        expected = self.frame_shape(first)
+        for t, path in sorted(self.frames.items()):
+            shape = self.frame_shape(t)
+            if len(shape) != 2:
+                raise DataError(f"{path}: expected a 2D gray-value image, got shape {shape}")
+            if shape != expected:
+                raise DataError(f"{path}: frame shape {shape} differs from the sequence's "
+                                f"first frame {expected}; a sequence's frames must share one "
+                                "size")
+        gaps = missing_frames(self.frames)
+        if gaps:
+            logger.warning(
+                "%s: frame number(s) %s missing; no mask is written for them and a track "
+                "that crosses the gap stays one track in res_track.txt (its begin/end are the "
+                "frame numbers of the files, as the challenge counts them)",
+                self.root / self.name, ", ".join(f"{t:0{self.digits}d}" for t in gaps[:10]))
 
     def _read_mask(self, files: dict[int, Path], t: int) -> np.ndarray:
         if t not in files:
@@ -220,6 +257,14 @@ class CtcDataset:
             raise DataError(f"{self.root}: no sequence {name!r} (found: "
                             f"{', '.join(self.sequences) or 'none'})")
         return self.sequences[key]
+
+
+def missing_frames(frames: dict[int, Path]) -> list[int]:
+    """Frame numbers absent between the first and the last file."""
+    if not frames:
+        return []
+    present = set(frames)
+    return [t for t in range(min(present), max(present) + 1) if t not in present]
 
 
 def _digits(files: dict[int, Path], folder: Path, prefix: str) -> int:
@@ -317,9 +362,7 @@ def write_result_folder(folder: Path, frames: list[int], masks: list[np.ndarray]
     ``records`` use list positions as frame numbers; they are mapped to ``frames``.
     """
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.tmp-"))
-    try:
+    with staged_dir(folder) as staging:
         for t, mask in zip(frames, masks, strict=True):
             write_mask(staging, t, mask, digits)
         write_tracks(staging / "res_track.txt",
@@ -327,9 +370,7 @@ def write_result_folder(folder: Path, frames: list[int], masks: list[np.ndarray]
                       for r in records])
         if check is not None:
             check(staging)
-        return replace_dir(staging, folder)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    return folder
 
 
 def write_results(out_root: Path, sequence: str, frames: list[int], masks: list[np.ndarray],

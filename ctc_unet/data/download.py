@@ -12,13 +12,13 @@ import logging
 import os
 import shutil
 import stat
-import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
 from ctc_unet.data.ctc import FRAME_RE, SEQUENCE_RE
 from ctc_unet.data.registry import CTC_SERVER, DatasetInfo
 from ctc_unet.errors import DownloadError
+from ctc_unet.files import make_staging_dir, remove_stale_staging
 
 logger = logging.getLogger(__name__)
 
@@ -201,8 +201,8 @@ def download_dataset(
     logger.info("downloading %s", url)
     archive = _fetch(url, digest, archive_dir, fname, progress)
 
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{info.name}.extract-"))
+    remove_stale_staging(final.parent)
+    staging = make_staging_dir(final)
     try:
         try:
             safe_extract(archive, staging)

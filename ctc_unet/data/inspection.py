@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ctc_unet.data.ctc import Sequence, open_ctc_dataset, tiff_header
+from ctc_unet.data.ctc import Sequence, open_ctc_dataset, read_tiff, tiff_header
 from ctc_unet.data.isbi import read_isbi2012
 from ctc_unet.errors import DataError
 
@@ -76,6 +76,12 @@ def _frame_headers(seq: Sequence, report: SequenceReport) -> dict[int, tuple[int
         first_dtype = first_dtype or dtype
         if dtype != first_dtype:
             report.warnings.append(f"{path.name}: dtype {dtype} differs from {first_dtype}")
+    for t in sorted(seq.frames):  # decode every frame: truncated files fail here
+        path = seq.frames[t]
+        pixels = read_tiff(path)
+        if pixels.dtype.kind == "f" and not np.isfinite(pixels).all():
+            report.warnings.append(f"{path.name}: {int((~np.isfinite(pixels)).sum())} NaN/inf "
+                                   "pixel(s); train and predict refuse this frame")
     distinct = sorted(set(shapes.values()))
     if len(distinct) > 1:
         report.warnings.append(f"frames have {len(distinct)} different shapes: {distinct}")

@@ -34,12 +34,16 @@ def is_isbi_folder(root: Path) -> bool:
     return (Path(root) / TRAIN_VOLUME).is_file()
 
 
-def _stack(path: Path) -> np.ndarray:
+def read_stack(path: Path) -> np.ndarray:
+    """A (Z, H, W) stack of slices, finite; DataError naming the file otherwise."""
     data = read_tiff(path)
     if data.ndim == 2:
         data = data[None]
     if data.ndim != 3:
         raise DataError(f"{path}: expected a stack of 2D slices, got shape {data.shape}")
+    if data.dtype.kind == "f" and not np.isfinite(data).all():
+        raise DataError(f"{path}: {int((~np.isfinite(data)).sum())} pixel(s) are NaN or "
+                        "infinite; fix or remove them")
     return data
 
 
@@ -52,9 +56,9 @@ def read_isbi2012(root: Path) -> IsbiData:
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: folder not found")
-    volume = _stack(root / TRAIN_VOLUME)
+    volume = read_stack(root / TRAIN_VOLUME)
     labels_path = root / TRAIN_LABELS
-    labels = _stack(labels_path)
+    labels = read_stack(labels_path)
     if labels.shape != volume.shape:
         raise DataError(f"{labels_path}: shape {labels.shape} differs from the training "
                         f"volume's {volume.shape}")
@@ -65,5 +69,5 @@ def read_isbi2012(root: Path) -> IsbiData:
         raise DataError(f"{labels_path}: labels must be binary (0 = membrane, 255 = cell), "
                         f"found values {values[:8].tolist()}")
     test_path = root / TEST_VOLUME
-    test = _stack(test_path) if test_path.is_file() else None
+    test = read_stack(test_path) if test_path.is_file() else None
     return IsbiData(volume, (labels == CELL).astype(np.uint8), test)

@@ -9,9 +9,6 @@ against the exact answer.
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +19,7 @@ from skimage.segmentation import find_boundaries
 
 from ctc_unet.data.ctc import TrackRecord, write_label_tiff, write_tracks
 from ctc_unet.errors import CtcUnetError
+from ctc_unet.files import staged_dir
 
 logger = logging.getLogger(__name__)
 
@@ -183,10 +181,8 @@ def write_synthetic_dataset(
     out = Path(out)
     if out.exists():
         raise CtcUnetError(f"{out}: already exists; choose another folder or remove it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
     rng = np.random.default_rng(seed)
-    try:
+    with staged_dir(out) as staging:
         for s in range(1, n_sequences + 1):
             name = f"{s:02d}"
             seq = make_sequence(rng, size, n_frames)
@@ -208,9 +204,6 @@ def write_synthetic_dataset(
                     write_label_tiff(staging / f"{name}_GT" / "SEG" / f"man_seg{t:03d}.tif",
                                      seg)
             write_tracks(staging / f"{name}_GT" / "TRA" / "man_track.txt", seq.tracks)
-        os.replace(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     logger.info("wrote synthetic dataset (%d sequences x %d frames) to %s", n_sequences,
                 n_frames, out)
     return out

@@ -46,13 +46,42 @@ def divisions_in(track_file: Path) -> int:
     return count_divisions(parse_man_track(track_file))
 
 
-def is_valid_result(res_dir: Path) -> bool:
-    """True when py-ctcmetrics' ``validate_sequence`` accepts a CTC result folder."""
+EMPTY_RESULT = "No tracks in result."  # py-ctcmetrics' words for a result without any cell
+
+
+def result_problem(res_dir: Path) -> str | None:
+    """Why a CTC result folder is not valid, or None: every mask readable as a label image
+    and res_track.txt parseable (else DataError naming the file), then py-ctcmetrics'
+    ``validate_sequence`` (the challenge's rules: labels in the masks match res_track.txt
+    frame by frame, parents end before their daughters begin, no empty result); its first
+    complaint is the reason."""
     from ctc_metrics.scripts.validate import validate_sequence
 
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return validate_sequence(str(res_dir), threads=1).get("Valid") == 1
+    from ctc_unet.data.ctc import check_labels, read_tiff
+
+    res_dir = Path(res_dir)
+    masks = sorted(res_dir.glob("mask*.tif"))
+    if not masks:
+        return f"{res_dir}: no maskNNN.tif files"
+    shape = None
+    for path in masks:
+        shape = check_labels(read_tiff(path), path, shape).shape
+    parse_man_track(res_dir / "res_track.txt")
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        try:
+            valid = validate_sequence(str(res_dir), threads=1).get("Valid") == 1
+        except (AssertionError, ValueError, KeyError, IndexError) as exc:
+            return f"py-ctcmetrics: {type(exc).__name__} {exc}".strip()
+    if valid:
+        return None
+    reasons = [str(x.message) for x in w if issubclass(x.category, UserWarning)]
+    return reasons[0] if reasons else "py-ctcmetrics rejects it"
+
+
+def is_valid_result(res_dir: Path) -> bool:
+    """True when py-ctcmetrics' ``validate_sequence`` accepts a CTC result folder."""
+    return result_problem(res_dir) is None
 
 
 def _check_inputs(res_dir: Path, gt_dir: Path) -> None:
@@ -78,6 +107,10 @@ def evaluate_ctc_sequence(res_dir: Path, gt_dir: Path, frames: tuple[int, int] |
     """
     res_dir, gt_dir = Path(res_dir), Path(gt_dir)
     _check_inputs(res_dir, gt_dir)
+    problem = result_problem(res_dir)
+    if problem is not None and problem != EMPTY_RESULT:  # an empty result scores as invalid
+        raise DataError(f"{res_dir / 'res_track.txt'}: not a valid CTC result, the challenge "
+                        f"would reject it ({problem})")
     n = len(list(res_dir.glob("mask*.tif")))
     first, last = frames if frames is not None else (0, n - 1)
     with tempfile.TemporaryDirectory() as tmp:

@@ -38,9 +38,8 @@ def frame_selection(run: RunDir | None, frames: str, sequences: list[str]
         raise CtcUnetError(f"--frames must be {FRAME_CHOICES}; got {frames!r}")
     if run is None:
         raise CtcUnetError(f"--frames {frames} needs a run directory (its split.json)")
-    from ctc_unet.training.split import Split
 
-    split = Split.from_json(run.split.read_text())
+    split = run.load_split()
     refs = split.report if frames == "report" else split.val
     out: dict[str, tuple[tuple[int, int] | None, set[int] | None]] = {}
     for name in sequences:
@@ -141,10 +140,9 @@ def evaluate_isbi_run(run: RunDir, root: Path, device: torch.device) -> list[dic
     from ctc_unet.data.isbi import read_isbi2012
     from ctc_unet.evaluation.isbi import ISBI_COLUMNS, isbi_measures
     from ctc_unet.inference.predictor import load_predictor
-    from ctc_unet.training.split import Split
 
     data = read_isbi2012(root)
-    split = Split.from_json(run.split.read_text())
+    split = run.load_split()
     # the reporting slices; runs from before the held-out protocol only have validation ones
     slices = ([r.t for r in split.report] or [r.t for r in split.val]
               or list(range(data.train_volume.shape[0])))
@@ -168,14 +166,12 @@ def evaluate_isbi_files(prob_path: Path, labels_path: Path,
     FIRST..LAST of both."""
     import numpy as np
 
-    from ctc_unet.data.ctc import read_tiff
+    from ctc_unet.data.isbi import read_stack
     from ctc_unet.errors import DataError
     from ctc_unet.evaluation.isbi import ISBI_COLUMNS, isbi_measures
 
-    prob, labels = read_tiff(Path(prob_path)), read_tiff(Path(labels_path))
-    prob = prob[None] if prob.ndim == 2 else prob
-    labels = labels[None] if labels.ndim == 2 else labels
-    if prob.ndim != 3 or prob.shape != labels.shape:
+    prob, labels = read_stack(Path(prob_path)), read_stack(Path(labels_path))
+    if prob.shape != labels.shape:
         raise DataError(f"{prob_path}: shape {prob.shape} differs from the labels' "
                         f"{labels.shape} ({labels_path})")
     if np.issubdtype(prob.dtype, np.integer):

@@ -4,9 +4,9 @@ search that picks the threshold and minimum size on the validation frames."""
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,13 +17,13 @@ from ctc_unet.config import Config, PostprocessConfig
 from ctc_unet.data.ctc import Sequence, write_results
 from ctc_unet.data.frames import normalize_image
 from ctc_unet.errors import CtcUnetError
-from ctc_unet.files import atomic_write
+from ctc_unet.files import atomic_write, staged_dir
 from ctc_unet.inference.tiling import choose_tile, memory_budget, predict_tiled
 from ctc_unet.inference.tta import predict_tta
 from ctc_unet.model.unet import UNet
 from ctc_unet.postprocess.instances import instances_from_probability
 from ctc_unet.tracking.linking import track_instances
-from ctc_unet.training.rundir import RunDir, load_checkpoint
+from ctc_unet.training.rundir import RunDir, load_checkpoint, load_weights
 
 logger = logging.getLogger(__name__)
 
@@ -60,13 +60,9 @@ def load_predictor(run: RunDir, device: torch.device, frame_shape: tuple[int, in
     state = load_checkpoint(path, map_location="cpu")
     mc = cfg.model
     model = UNet(mc.in_channels, mc.n_classes, mc.base_channels, mc.depth, mc.dropout)
-    model.load_state_dict(state["model"])
+    load_weights(model, state, path, cfg)
     model.to(device).eval()
-    post = cfg.postprocess
-    if run.postprocess.is_file():
-        chosen = json.loads(run.postprocess.read_text())
-        post = replace(post, threshold=float(chosen["threshold"]),
-                       min_size=int(chosen["min_size"]))
+    post = run.load_postprocess(cfg.postprocess)
     tile = cfg.inference.tile_size or choose_tile(frame_shape, mc.base_channels, mc.depth,
                                                   memory_budget(device))
     logger.info("model from %s (iteration %s), tile %d px, threshold %.2f, min size %d",
@@ -87,27 +83,31 @@ def _progress(total: int, label: str, interactive: bool):
 
 def predict_sequence(pred: Predictor, seq: Sequence, out_root: Path,
                      save_probabilities: bool = False, interactive: bool = False) -> Path:
-    """Segment and track every frame of ``seq``; write ``<out_root>/<XX>_RES``."""
+    """Segment and track every frame of ``seq``; write ``<out_root>/<XX>_RES`` (and, with
+    ``save_probabilities``, ``<XX>_PROB``). Both are staged: on any error or signal neither
+    appears and older ones stay as they were."""
+    seq.check_frames()
     frames = sorted(seq.frames)
     instances = []
     progress = _progress(len(frames), f"predict {seq.name}", interactive)
-    prob_dir = Path(out_root) / f"{seq.name}_PROB"
-    try:
-        for k, t in enumerate(frames):
-            prob = pred.probabilities(seq.read_frame(t))[1]
-            instances.append(pred.instances(prob))
-            if save_probabilities:
-                path = prob_dir / f"prob{t:0{seq.digits}d}.tif"
-                atomic_write(path, lambda p, prob=prob: tifffile.imwrite(p, prob))
+    with contextlib.ExitStack() as stack:
+        prob_dir = (stack.enter_context(staged_dir(Path(out_root) / f"{seq.name}_PROB"))
+                    if save_probabilities else None)
+        try:
+            for k, t in enumerate(frames):
+                prob = pred.probabilities(seq.read_frame(t))[1]
+                instances.append(pred.instances(prob))
+                if prob_dir is not None:
+                    tifffile.imwrite(prob_dir / f"prob{t:0{seq.digits}d}.tif", prob)
+                if progress is not None:
+                    progress.advance(0)
+                elif (k + 1) % 10 == 0 or k + 1 == len(frames):
+                    logger.info("%s: %d/%d frames", seq.name, k + 1, len(frames))
+        finally:
             if progress is not None:
-                progress.advance(0)
-            elif (k + 1) % 10 == 0 or k + 1 == len(frames):
-                logger.info("%s: %d/%d frames", seq.name, k + 1, len(frames))
-    finally:
-        if progress is not None:
-            progress.stop()
-    masks, records = track_instances(instances, pred.cfg.tracking)
-    res = write_results(out_root, seq.name, frames, masks, records, seq.digits)
+                progress.stop()
+        masks, records = track_instances(instances, pred.cfg.tracking)
+        res = write_results(out_root, seq.name, frames, masks, records, seq.digits)
     logger.info("%s: %d frames, %d tracks, %d divisions -> %s", seq.name, len(frames),
                 len(records), len({r.parent for r in records if r.parent}), res)
     return res

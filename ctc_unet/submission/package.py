@@ -21,7 +21,6 @@ import os
 import re
 import shutil
 import stat
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -31,8 +30,14 @@ from ctc_unet import __version__
 from ctc_unet.config import Config, dump_config
 from ctc_unet.data.ctc import open_ctc_dataset
 from ctc_unet.errors import CtcUnetError
-from ctc_unet.evaluation.ctc import is_valid_result
-from ctc_unet.files import replace_dir
+from ctc_unet.evaluation.ctc import result_problem
+from ctc_unet.files import (
+    make_parents,
+    make_staging_dir,
+    remove_empty,
+    remove_stale_staging,
+    replace_dir,
+)
 from ctc_unet.submission.wheel import build_wheel, pinned_requirements
 from ctc_unet.training.rundir import RunDir, load_checkpoint, save_checkpoint
 
@@ -132,8 +137,9 @@ def package_submission(runs: list[RunDir], data: Path, team: str, out: Path,
         raise CtcUnetError("two runs for the same dataset; give one run per dataset")
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=out, prefix=f".{team}.tmp-"))
+    created = make_parents(out)
+    remove_stale_staging(out)
+    staging = make_staging_dir(out / team)
     try:
         pkg = staging / team
         sw = pkg / "SW"
@@ -143,9 +149,10 @@ def package_submission(runs: list[RunDir], data: Path, team: str, out: Path,
             pred = load_predictor(run, device, first.frame_shape(min(first.frames)))
             for seq in challenge.sequences.values():
                 res = predict_sequence(pred, seq, pkg / dataset, interactive=interactive)
-                if not is_valid_result(res):
-                    raise CtcUnetError(f"{res}: py-ctcmetrics rejects these results; nothing "
-                                       "was written")
+                problem = result_problem(res)
+                if problem is not None:
+                    raise CtcUnetError(f"{res.name} of {dataset}: py-ctcmetrics rejects these "
+                                       f"results ({problem}); nothing was written")
                 _executable(sw / f"{dataset}-{seq.name}.sh",
                             SCRIPT.format(dataset=dataset, seq=seq.name))
             model_dir = sw / "models" / dataset
@@ -175,5 +182,9 @@ def package_submission(runs: list[RunDir], data: Path, team: str, out: Path,
         archive = out / f"{team}.zip"
         os.replace(zip_tmp, archive)
         return folder, archive
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        remove_empty(created)
+        raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)

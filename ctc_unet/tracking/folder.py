@@ -13,7 +13,7 @@ import numpy as np
 from ctc_unet.config import TrackingConfig
 from ctc_unet.data.ctc import check_labels, count_divisions, read_tiff, write_result_folder
 from ctc_unet.errors import DataError
-from ctc_unet.evaluation.ctc import is_valid_result
+from ctc_unet.evaluation.ctc import result_problem
 from ctc_unet.tracking.linking import track_instances
 
 logger = logging.getLogger(__name__)
@@ -56,9 +56,10 @@ def track_folder(masks_dir: Path, out: Path, cfg: TrackingConfig) -> tuple[Path,
     tracked, records = track_instances(masks, cfg)
 
     def check(staging: Path) -> None:
-        if not is_valid_result(staging):
+        problem = result_problem(staging)
+        if problem is not None:
             raise DataError(f"{masks_dir}: the tracked result does not pass py-ctcmetrics' "
-                            "validation (an empty frame?); nothing was written")
+                            f"validation ({problem}); nothing was written")
 
     folder = write_result_folder(out, frames, tracked, records, digits, check)
     return folder, len(records), count_divisions(records)

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,8 +23,9 @@ import torch
 
 from ctc_unet.config import Config, dump_config
 from ctc_unet.errors import CtcUnetError
-from ctc_unet.files import write_text_atomic
+from ctc_unet.files import remove_stale_staging, write_text_atomic
 from ctc_unet.model.unet import UNet
+from ctc_unet.signals import StopFlag
 from ctc_unet.training.diagnostics import (
     dead_fractions,
     is_constant,
@@ -39,11 +41,10 @@ from ctc_unet.training.distributed import (
 )
 from ctc_unet.training.loss import weighted_cross_entropy
 from ctc_unet.training.progress import Reporter
-from ctc_unet.training.rundir import RunDir, load_checkpoint, save_checkpoint
+from ctc_unet.training.rundir import RunDir, load_checkpoint, load_weights, save_checkpoint
 from ctc_unet.training.samples import TrainingSamples, sample_loader
 from ctc_unet.training.schedule import make_optimizer
-from ctc_unet.training.signals import StopFlag
-from ctc_unet.training.split import Split, load_frames
+from ctc_unet.training.split import load_frames
 from ctc_unet.training.validation import choose_postprocess, validate
 
 logger = logging.getLogger(__name__)
@@ -79,21 +80,15 @@ class Trainer:
         self.wait = self.busy = 0.0
 
     def setup(self) -> None:
-        """Split and load the data, build model, optimizer and schedule, restore a checkpoint."""
+        """Split and load the data, build model, optimizer and schedule, restore a checkpoint.
+        Writes nothing: a bad input fails here with the run directory as it was."""
         tc, run, device = self.tc, self.run, self.device
         if tc.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=device.type == "cuda")
         torch.manual_seed(tc.seed + self.rank)
         state = load_checkpoint(run.last) if self.resume and run.last.is_file() else None
-        split = Split.from_json(run.split.read_text()) if state and run.split.is_file() else None
-        split, train_frames, self.val_frames = load_frames(self.root, self.cfg, split)
-        if self.rank == 0:
-            run.root.mkdir(parents=True, exist_ok=True)
-            dump_config(self.cfg, run.config)
-            write_text_atomic(run.split, split.to_json())
-            logger.info("%d training frames (%s), %d validation frames; device %s, %d "
-                        "process(es)", len(train_frames), self.cfg.targets.source,
-                        len(self.val_frames), device, self.world)
+        split = run.load_split() if state and run.split.is_file() else None
+        self.split, train_frames, self.val_frames = load_frames(self.root, self.cfg, split)
         self.samples = TrainingSamples(train_frames, self.cfg, run.target_cache)
         mc = self.cfg.model
         self.model = UNet(mc.in_channels, mc.n_classes, mc.base_channels, mc.depth,
@@ -110,17 +105,39 @@ class Trainer:
             self.model, device_ids=[device.index] if device.type == "cuda" else None)
             if self.world > 1 else self.model)
 
-    def _restore(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.scaler.load_state_dict(state["scaler"])
-        self.start, self.best = int(state["iteration"]), state.get("best_score")
-        self.it = self.start
-        rng = state["rng"]
-        torch.set_rng_state(rng[self.rank] if self.rank < len(rng) else rng[0])
-        if self.rank == 0:
+    def begin(self) -> None:
+        """Write config.yaml and split.json (rank 0); on resume, remove staging files of a
+        killed call and metrics records past the checkpoint (they are logged again)."""
+        run = self.run
+        if self.rank != 0:
+            return
+        run.root.mkdir(parents=True, exist_ok=True)
+        remove_stale_staging(run.root, recursive=True, locked=True)
+        if self.start:
+            dropped = run.truncate_metrics(self.start)
+            if dropped:
+                logger.info("dropped %d metrics record(s) after iteration %d (logged again "
+                            "now)", dropped, self.start)
             logger.info("resuming at iteration %d of %d", self.start, self.tc.iterations)
+        dump_config(self.cfg, run.config)
+        write_text_atomic(run.split, self.split.to_json())
+        logger.info("%d training frames (%s), %d validation frames; device %s, %d process(es)",
+                    len(self.split.train), self.cfg.targets.source, len(self.val_frames),
+                    self.device, self.world)
+
+    def _restore(self, state: dict) -> None:
+        load_weights(self.model, state, self.run.last, self.cfg)
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            self.scaler.load_state_dict(state["scaler"])
+            self.start, self.best = int(state["iteration"]), state.get("best_score")
+            rng = state["rng"]
+        except (KeyError, ValueError, TypeError) as exc:
+            raise CtcUnetError(f"{self.run.last}: cannot resume from it (optimizer, schedule "
+                               f"or iteration missing or of another run: {exc})") from None
+        self.it = self.start
+        torch.set_rng_state(rng[self.rank] if self.rank < len(rng) else rng[0])
 
     def checkpoint(self, path: Path) -> None:
         """Save model, optimizer, schedule, scaler, iteration and every rank's RNG (rank 0
@@ -265,6 +282,15 @@ class Trainer:
             reporter.close()
         return None
 
+    def _after_training(self) -> None:
+        """Curves, and the post-processing search on the choosing frames (a signal here
+        interrupts it; postprocess.json is written atomically or not at all)."""
+        from ctc_unet.plots import training_curves
+
+        training_curves(self.run.read_metrics(), self.run.curves)
+        if self.val_frames and self.val_frames[0].ref.source != "ISBI":
+            choose_postprocess(self.run, self.cfg, self.val_frames, self.device)
+
     def finish(self, got_signal: str | None, elapsed: float) -> TrainResult:
         """Checkpoint, check the ranks agree, and (rank 0, finished) plot and choose the
         post-processing."""
@@ -274,15 +300,15 @@ class Trainer:
             logger.info("all %d ranks hold identical weights (checksum %s)", self.world,
                         checksum)
         self.checkpoint(self.run.last)
+        if self.rank == 0 and not got_signal:
+            try:
+                self._after_training()
+            except KeyboardInterrupt as exc:  # the last checkpoint is saved: resume redoes this
+                got_signal, status = getattr(exc, "signal", "SIGINT"), "interrupted"
         if got_signal and self.rank == 0:
             logger.warning("received %s: checkpoint saved at iteration %d; rerun with --resume "
                            "to continue", got_signal, self.it)
         if self.rank == 0 and not got_signal:
-            from ctc_unet.plots import training_curves
-
-            training_curves(self.run.read_metrics(), self.run.curves)
-            if self.val_frames and self.val_frames[0].ref.source != "ISBI":
-                choose_postprocess(self.run, self.cfg, self.val_frames, self.device)
             logger.info("finished: %d/%d iterations, %d this call in %s (%.2f it/s); best "
                         "validation score %s; run directory %s", self.it, self.tc.iterations,
                         self.it - self.start, time.strftime("%H:%M:%S", time.gmtime(elapsed)),
@@ -292,10 +318,15 @@ class Trainer:
 
 
 def train(root: Path, run: RunDir, cfg: Config, device_name: str = "auto",
-          resume: bool = False, interactive: bool = False) -> TrainResult:
-    """Train on the dataset folder ``root`` into ``run``; see the module docstring."""
+          resume: bool = False, interactive: bool = False,
+          on_ready: Callable[[], None] | None = None) -> TrainResult:
+    """Train on the dataset folder ``root`` into ``run``; see the module docstring.
+    ``on_ready`` is called once every input has been checked, before anything is written."""
     trainer = Trainer(root, run, cfg, device_name, resume, interactive)
     trainer.setup()
+    if on_ready is not None:
+        on_ready()
+    trainer.begin()
     t0 = time.perf_counter()
     got_signal = trainer.loop()
     return trainer.finish(got_signal, time.perf_counter() - t0)

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -24,9 +25,10 @@ from typing import Any
 
 import torch
 
-from ctc_unet.config import Config, from_dict, read_yaml
+from ctc_unet.config import Config, PostprocessConfig, build_section, from_dict, read_yaml
 from ctc_unet.errors import CtcUnetError
 from ctc_unet.files import atomic_write
+from ctc_unet.training.split import Split
 
 logger = logging.getLogger(__name__)
 
@@ -90,12 +92,52 @@ class RunDir:
             raise CtcUnetError(f"{self.root}: not a run directory (no config.yaml)")
         return from_dict(read_yaml(self.config), str(self.config))
 
+    def load_split(self) -> Split:
+        """split.json: the frames that trained, chose and report."""
+        data = read_json(self.split)
+        try:
+            return Split.from_json(json.dumps(data))
+        except (TypeError, KeyError, AttributeError, ValueError) as exc:
+            raise CtcUnetError(f"{self.split}: not a split written by ctc-unet ({exc})"
+                               ) from None
+
+    def load_postprocess(self, default: PostprocessConfig) -> PostprocessConfig:
+        """The threshold and minimum size chosen at the end of training (postprocess.json),
+        else ``default``; values are checked as a configuration's are."""
+        if not self.postprocess.is_file():
+            return default
+        data = read_json(self.postprocess)
+        if not isinstance(data, dict) or not {"threshold", "min_size"} <= set(data):
+            raise CtcUnetError(f"{self.postprocess}: expected an object with threshold and "
+                               "min_size")
+        chosen = {k: data[k] for k in ("threshold", "min_size")}
+        return build_section(PostprocessConfig, {**dataclasses.asdict(default), **chosen},
+                             f"{self.postprocess}:")
+
     def append_metrics(self, record: dict[str, Any]) -> None:
         """Append one JSON line to metrics.jsonl (flushed, so a crash keeps what was written)."""
         with open(self.metrics, "a") as f:
             f.write(json.dumps(record) + "\n")
             f.flush()
             os.fsync(f.fileno())
+
+    def truncate_metrics(self, iteration: int) -> int:
+        """Keep the metrics records up to ``iteration`` (a resumed run logs the later ones
+        again) and drop a torn last line; returns how many records were dropped."""
+        if not self.metrics.is_file():
+            return 0
+        lines = self.metrics.read_text().splitlines()
+        keep = []
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if not isinstance(record, dict) or record.get("iteration", 0) <= iteration:
+                keep.append(line)
+        if len(keep) != len(lines):
+            atomic_write(self.metrics, lambda p: p.write_text("".join(f"{x}\n" for x in keep)))
+        return len(lines) - len(keep)
 
     def read_metrics(self) -> list[dict[str, Any]]:
         """All records of metrics.jsonl (a torn last line is skipped)."""
@@ -108,6 +150,16 @@ class RunDir:
             except json.JSONDecodeError:
                 continue
         return out
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file's content; CtcUnetError naming the file when it is missing or not JSON."""
+    if not path.is_file():
+        raise CtcUnetError(f"{path}: file not found")
+    try:
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CtcUnetError(f"{path}: not valid JSON ({exc})") from None
 
 
 class RunLock:
@@ -150,11 +202,29 @@ def save_checkpoint(state: dict[str, Any], path: Path) -> None:
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint with ``weights_only=True`` (tensors and plain containers only)."""
+    """Load a checkpoint with ``weights_only=True`` (tensors and plain containers only);
+    CtcUnetError when it is unreadable or not a ctc-unet checkpoint (no model weights)."""
     if not path.is_file():
         raise CtcUnetError(f"{path}: checkpoint not found")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:
-        raise CtcUnetError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc})"
-                           ) from exc
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise CtcUnetError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {first})"
+                           ) from None
+    if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
+        raise CtcUnetError(f"{path}: not a ctc-unet checkpoint (no 'model' weights)")
+    return state
+
+
+def load_weights(model: torch.nn.Module, state: dict[str, Any], path: Path, cfg: Config) -> None:
+    """Put a checkpoint's weights into ``model``; CtcUnetError, naming the file and the run's
+    network, when they belong to another architecture."""
+    try:
+        model.load_state_dict(state["model"])
+    except (RuntimeError, KeyError, TypeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        mc = cfg.model
+        raise CtcUnetError(
+            f"{path}: weights do not fit the run's network (base_channels {mc.base_channels}, "
+            f"depth {mc.depth}, {mc.n_classes} classes): {first.rstrip(':')}") from None

@@ -11,6 +11,7 @@ import torch
 from ctc_unet.config import Config
 from ctc_unet.data.frames import AnnotatedFrame
 from ctc_unet.model.geometry import output_size
+from ctc_unet.signals import ignore_signals_in_worker
 from ctc_unet.targets.cache import cached_targets
 from ctc_unet.training.augment import make_augmentation
 
@@ -54,4 +55,5 @@ def sample_loader(samples: TrainingSamples, indices: range, num_workers: int
     return torch.utils.data.DataLoader(
         samples, batch_size=1, sampler=list(indices), num_workers=num_workers,
         persistent_workers=False, generator=torch.Generator().manual_seed(0),
+        worker_init_fn=ignore_signals_in_worker if num_workers else None,
         prefetch_factor=4 if num_workers else None)
