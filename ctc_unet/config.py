@@ -156,6 +156,13 @@ class PostprocessConfig:
     min_size: int = 30  # px; smaller components are dropped
     fill_holes: bool = True
     restore_borders: bool = True  # give separation-border pixels back to adjacent cells
+    method: Literal["components", "watershed"] = "components"  # watershed: seeded, so that a
+    # gap in a predicted border does not merge two cells
+    seeds: Literal["probability", "distance"] = "probability"  # watershed seeds: confident
+    # interiors (probability > seed_threshold), or maxima of the distance to the background
+    seed_threshold: float = field(default=0.8, metadata={"range": (0.0, 1.0)})
+    seed_distance: float = field(default=3.0, metadata={"range": (0.0, 1e3)})  # px: a distance
+    # maximum must rise this much above its saddle to seed its own cell (h-maxima)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import tifffile
 from ctc_metrics.metrics import seg as ctc_seg
 from ctc_metrics.utils.representations import match
@@ -94,3 +95,46 @@ def test_fill_holes_and_min_size():
     prob[8:18, 8:18] = 0.9
     inst = instances_from_probability(prob, PostprocessConfig(min_size=10))
     assert inst.max() == 1 and inst[10, 10] == 1 and inst[2, 2] == 0
+
+
+def _touching_cells_with_a_gap() -> tuple[np.ndarray, np.ndarray]:
+    """Two touching discs (radius 30, centres 58 px apart) and a predicted cell probability
+    whose 2 px border between them has a 3 px gap (0.6, above the 0.5 threshold)."""
+    yy, xx = np.mgrid[:120, :200]
+    d1 = np.hypot(yy - 60, xx - 70)
+    d2 = np.hypot(yy - 60, xx - 128)
+    truth = np.zeros(yy.shape, np.int64)
+    truth[(d1 <= 30) & (d1 <= d2)] = 1
+    truth[(d2 <= 30) & (d2 < d1)] = 2
+    prob = np.where(truth > 0, 0.95, 0.05)
+    border = (truth > 0) & (np.abs(d1 - d2) <= 1.0)
+    prob[border] = 0.1
+    gap = border & (np.abs(yy - 60) <= 1)  # 3 rows of the border line
+    prob[gap] = 0.6
+    return prob, truth
+
+
+@pytest.mark.parametrize("seeds", ["probability", "distance"])
+def test_a_gap_in_the_predicted_border_does_not_merge_two_cells(seeds):
+    prob, truth = _touching_cells_with_a_gap()
+    components = instances_from_probability(prob, PostprocessConfig(min_size=0))
+    assert components.max() == 1  # the plain rule merges them through the gap
+    cfg = PostprocessConfig(min_size=0, method="watershed", seeds=seeds)
+    labels = instances_from_probability(prob, cfg)
+    assert labels.max() == 2
+    assert seg_measure([truth], [labels]) > 0.9
+
+
+@pytest.mark.parametrize("seeds", ["probability", "distance"])
+def test_a_textured_interior_stays_one_cell(seeds):
+    yy, xx = np.mgrid[:100, :100]
+    r = np.hypot(yy - 50, xx - 50)
+    prob = np.where(r <= 35, 0.9, 0.05)
+    prob[(r >= 10) & (r <= 13)] = 0.3  # a dark ring around the nucleus: a hole-like texture
+    rng = np.random.default_rng(0)
+    speckle = (r < 30) & (rng.random(prob.shape) < 0.05)
+    prob[speckle] = 0.2
+    cfg = PostprocessConfig(min_size=0, method="watershed", seeds=seeds)
+    labels = instances_from_probability(prob, cfg)
+    assert labels.max() == 1
+    assert (labels[r <= 35] == 1).mean() > 0.99
