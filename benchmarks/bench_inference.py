@@ -73,7 +73,7 @@ def timed(fn, repeats: int, device: torch.device) -> float:
 def matmul_gflops(device: torch.device, n: int = 2048) -> float:
     a = torch.randn(n, n, device=device)
     b = torch.randn(n, n, device=device)
-    t = timed(lambda: a @ b, 3, device)
+    t = timed(lambda: a @ b, 5, device)
     return 2 * n**3 / t / 1e9
 
 
@@ -111,18 +111,23 @@ def variants_table(tile: int, repeats: int) -> None:
     with torch.inference_mode():
         reference = model(x)
     rows = []
+    peaks = [matmul_gflops(device)]
     for label, fn in _variants(model, x).items():
         with torch.inference_mode():
             err = float((fn().float() - reference).abs().max())
             t = timed(fn, repeats, device)
-            peak = matmul_gflops(device)  # measured beside each variant: the CPU's speed drifts
-        rows.append((label, t, flops / t / 1e9, peak, err))
+        peaks.append(matmul_gflops(device))  # beside each variant: this CPU's speed drifts
+        rows.append((label, t, flops / t / 1e9, err))
+    peak = float(np.median(peaks))
     print(f"# {platform.machine()} CPU, {torch.get_num_threads()} threads, torch "
-          f"{torch.__version__}; tile {tile}x{tile}, {flops / 1e9:.1f} GFLOP per forward")
-    print("| variant | s / forward | GFLOP/s | matmul GFLOP/s | forward / matmul | max |diff| |")
+          f"{torch.__version__}; tile {tile}x{tile}, {flops / 1e9:.1f} GFLOP per forward; "
+          f"float32 matmul {peak:.0f} GFLOP/s (median of {len(peaks)}, range "
+          f"{min(peaks):.0f}-{max(peaks):.0f})")
+    print("| variant | s / forward | GFLOP/s | forward / matmul | speed-up | max abs diff |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for label, t, g, peak, err in rows:
-        print(f"| {label} | {t:.3f} | {g:.0f} | {peak:.0f} | {g / peak:.2f} | {err:.1e} |")
+    for label, t, g, err in rows:
+        print(f"| {label} | {t:.3f} | {g:.0f} | {g / peak:.2f} | {rows[0][1] / t:.2f} | "
+              f"{err:.1e} |")
 
 
 def main() -> None:
@@ -133,6 +138,8 @@ def main() -> None:
     parser.add_argument("--variants", action="store_true",
                         help="compare forward-pass variants on the CPU and exit")
     parser.add_argument("--tile", type=int, default=572, help="tile for --variants")
+    parser.add_argument("--contiguous", action="store_true",
+                        help="CPU: keep the NCHW layout (inference.channels_last: false)")
     args = parser.parse_args()
     if args.variants:
         variants_table(args.tile, max(args.repeats, 3))
@@ -141,21 +148,22 @@ def main() -> None:
                           else "cpu" if args.device == "auto" else args.device)
     torch.manual_seed(0)
     model = UNet().to(device).eval()
-    peak = matmul_gflops(device)
+    if device.type == "cpu" and not args.contiguous:
+        model.use_channels_last()  # as the predictor runs it (inference.channels_last)
+    peaks = [matmul_gflops(device)]
     name = (torch.cuda.get_device_name(device) if device.type == "cuda"
             else f"{platform.machine()} CPU, {torch.get_num_threads()} threads")
-    print(f"# {name}, torch {torch.__version__}; float32 matmul {peak:.0f} GFLOP/s")
-    print("| frame | method | tile | s / frame | overhead | GFLOP/s |")
-    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    rows, ratios, overheads = [], [], []
     for shape in ((512, 512), (520, 696)):
         image = np.random.default_rng(0).random(shape).astype(np.float32)
         padded, _ = mirror_pad(image, model.depth)
         single = timed(lambda image=image: predict_whole(model, image, device), args.repeats,
                        device)
         gflops = forward_flops(model, padded.shape) / single / 1e9
+        peaks.append(matmul_gflops(device))  # beside each measurement: the speed drifts
         frame = f"{shape[0]}x{shape[1]}"
-        print(f"| {frame} | one valid forward, single tile | {padded.shape[0]}x"
-              f"{padded.shape[1]} | {single:.2f} | 1.00 | {gflops:.0f} |")
+        rows.append((frame, "one valid forward, single tile", f"{padded.shape[0]}x"
+                     f"{padded.shape[1]}", single, 1.0, gflops))
         auto = choose_tile(shape, 64, 4, memory_budget(device))
         runs = [("MONAI overlap-tile, auto tile", auto, 1), ("MONAI overlap-tile", 572, 1)]
         if not args.no_tta:
@@ -167,8 +175,23 @@ def main() -> None:
                 return predict_tta(one, image, tta) if tta > 1 else one(image)
 
             t = timed(run, args.repeats, device)
-            print(f"| {frame} | {label} | {tile} | {t:.2f} | {t / single / tta:.2f}"
-                  f"{' (per view)' if tta > 1 else ''} | |")
+            rows.append((frame, label, str(tile), t, t / single / tta, None))
+            if tile == auto and tta == 1:  # the tile predict uses by default
+                overheads.append(t / single)
+        ratios.append(gflops)
+    peak = float(np.median(peaks))
+    layout = "channels-last" if model.channels_last else "NCHW"
+    print(f"# {name}, torch {torch.__version__}, {layout}; float32 matmul {peak:.0f} GFLOP/s "
+          f"(median of {len(peaks)}, range {min(peaks):.0f}-{max(peaks):.0f})")
+    print("| frame | method | tile | s / frame | overhead | GFLOP/s | forward / matmul |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    for frame, label, tile, t, over, g in rows:
+        extra = f"{g:.0f} | {g / peak:.2f}" if g is not None else " | "
+        per_view = " (per view)" if "TTA" in label else ""
+        print(f"| {frame} | {label} | {tile} | {t:.2f} | {over:.2f}{per_view} | {extra} |")
+    print(f"forward / matmul: {min(ratios) / peak:.2f} (worst frame; goal >= 0.80); tiling "
+          f"overhead with the default (auto) tile: {max(overheads):.2f} (worst frame; goal "
+          "<= 1.10)")
 
 
 if __name__ == "__main__":

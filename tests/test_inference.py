@@ -81,3 +81,13 @@ def test_choose_tile_fits_memory_and_covers_frame():
     assert is_valid(small) and activation_bytes(small, 64, 4) <= 2 * 2**30
     assert activation_bytes(small + 16, 64, 4) > 2 * 2**30
     assert choose_tile((512, 512), 64, 4, 10, max_tile=572) == 188  # smallest valid tile
+
+
+def test_channels_last_gives_the_same_probabilities():
+    torch.manual_seed(0)
+    net = UNet(base_channels=8, depth=3).eval()
+    image = np.random.default_rng(1).random((100, 130)).astype(np.float32)
+    plain = predict_tiled(net, image, 188)
+    net.use_channels_last()
+    assert net.head.weight.is_contiguous(memory_format=torch.channels_last)
+    assert np.abs(predict_tiled(net, image, 188) - plain).max() < 1e-5

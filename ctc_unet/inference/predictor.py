@@ -62,6 +62,8 @@ def load_predictor(run: RunDir, device: torch.device, frame_shape: tuple[int, in
     model = UNet(mc.in_channels, mc.n_classes, mc.base_channels, mc.depth, mc.dropout)
     load_weights(model, state, path, cfg)
     model.to(device).eval()
+    if cfg.inference.channels_last and device.type == "cpu":
+        model.use_channels_last()
     post = run.load_postprocess(cfg.postprocess)
     tile = cfg.inference.tile_size or choose_tile(frame_shape, mc.base_channels, mc.depth,
                                                   memory_budget(device))

@@ -66,7 +66,16 @@ class UNet(nn.Module):
             self.up.append(_double_conv(2 * c, c))
         self.head = nn.Conv2d(chans[0], n_classes, 1)
         self.head_init = head_init
+        self.channels_last = False
         self.reset_parameters()
+
+    def use_channels_last(self, enabled: bool = True) -> UNet:
+        """Keep weights and activations channels-last (NHWC): oneDNN's fastest convolution
+        layout on CPUs (benchmarks/bench_inference.py --variants: 1.15x, 0.82 of the matmul
+        rate); inputs are converted in ``forward``."""
+        self.channels_last = enabled
+        fmt = torch.channels_last if enabled else torch.contiguous_format
+        return self.to(memory_format=fmt)
 
     def reset_parameters(self) -> None:
         """He initialisation: weights ~ N(0, sqrt(2 / N)), biases 0. With ``head_init =
@@ -86,6 +95,8 @@ class UNet(nn.Module):
             nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         skips = []
         for i, block in enumerate(self.down):
             x = block(x)
