@@ -94,3 +94,24 @@ def test_search_prefers_dropping_fragments_that_seg_does_not_see(synthetic_root)
     best = search_postprocess([prob], [ref], load_config())
     assert best["seg"] > 0.97
     assert best["min_size"] >= 25  # the fragments (16 px) are dropped at no cost in SEG
+
+
+def test_search_picks_a_seeded_watershed_where_borders_have_gaps(tmp_path):
+    from test_metrics_postprocess import _touching_cells_with_a_gap
+
+    prob, truth = _touching_cells_with_a_gap()
+    prob[prob == np.float64(0.6)] = 0.93  # a gap no threshold of the grid can close
+    cfg = load_config(None, overrides={"targets": {"border_width": 0}})
+    best = search_postprocess([prob], [truth], cfg, [truth])
+    assert best["method"] == "watershed" and best["seg"] > 0.9
+    assert search_postprocess([prob], [truth], cfg, [truth], rules=False)["seg"] < 0.5
+    # predict takes the chosen rule from postprocess.json
+    import json
+
+    from ctc_unet.training.rundir import RunDir
+
+    run = RunDir(tmp_path)
+    run.postprocess.write_text(json.dumps({k: best[k] for k in (
+        "threshold", "min_size", "method", "seeds", "seed_threshold", "seed_distance")}))
+    post = run.load_postprocess(cfg.postprocess)
+    assert post.method == "watershed" and post.min_size == best["min_size"]

@@ -5,6 +5,7 @@ search that picks the threshold and minimum size on the validation frames."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from ctc_unet.inference.tiling import choose_tile, memory_budget, predict_tiled
 from ctc_unet.inference.tta import predict_tta
 from ctc_unet.model.unet import UNet
 from ctc_unet.postprocess.instances import instances_from_probability
+from ctc_unet.postprocess.search import describe
 from ctc_unet.tracking.linking import track_instances
 from ctc_unet.training.rundir import RunDir, load_checkpoint, load_weights
 
@@ -67,8 +69,9 @@ def load_predictor(run: RunDir, device: torch.device, frame_shape: tuple[int, in
     post = run.load_postprocess(cfg.postprocess)
     tile = cfg.inference.tile_size or choose_tile(frame_shape, mc.base_channels, mc.depth,
                                                   memory_budget(device))
-    logger.info("model from %s (iteration %s), tile %d px, threshold %.2f, min size %d",
-                path.name, state.get("iteration"), tile, post.threshold, post.min_size)
+    logger.info("model from %s (iteration %s), tile %d px, %s, threshold %.2f, min size %d",
+                path.name, state.get("iteration"), tile, describe(dataclasses.asdict(post)),
+                post.threshold, post.min_size)
     return Predictor(model, cfg, post, device, tile)
 
 

@@ -16,12 +16,37 @@ from ctc_unet.postprocess.instances import instances_from_probability
 THRESHOLDS = tuple(round(0.3 + 0.05 * i, 2) for i in range(11))  # 0.30 .. 0.80
 MIN_SIZES = (0, 10, 25, 50, 100, 200, 400, 800, 1600)
 SCORE_TOLERANCE = 0.005  # settings this close to the best score count as equally good
+# Instance rules tried besides the configured one (benchmarks/bench_instances.py on DIC-HeLa:
+# distance-seeded watersheds separated touching cells that components merged), each on a
+# coarser grid since a watershed costs about three times a labelling.
+RULES = (
+    {"method": "watershed", "seeds": "distance", "seed_distance": 2.0},
+    {"method": "watershed", "seeds": "distance", "seed_distance": 5.0},
+    {"method": "watershed", "seeds": "probability", "seed_threshold": 0.9},
+)
+RULE_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+RULE_MIN_SIZES = (100, 400, 800, 1600)
+RULE_KEYS = ("method", "seeds", "seed_threshold", "seed_distance")
+
+
+def candidates(cfg: Config, rules: bool = True) -> list[dict]:
+    """Post-processing settings the search tries: the configured rule on the full grid, and
+    (with ``rules``) each of RULES on the coarse grid."""
+    base = {k: getattr(cfg.postprocess, k) for k in RULE_KEYS}
+    out = [{**base, "threshold": t, "min_size": m}
+           for t, m in itertools.product(THRESHOLDS, MIN_SIZES)]
+    if rules:
+        for rule in RULES:
+            out += [{**base, **rule, "threshold": t, "min_size": m}
+                    for t, m in itertools.product(RULE_THRESHOLDS, RULE_MIN_SIZES)]
+    return out
 
 
 
 def search_postprocess(probs: list[np.ndarray], references: list[np.ndarray], cfg: Config,
-                       markers: list[np.ndarray] | None = None) -> dict:
-    """Threshold and minimum size that maximise a detection-aware score on validation frames.
+                       markers: list[np.ndarray] | None = None, rules: bool = True) -> dict:
+    """Instance rule (components or a seeded watershed, see RULES), threshold and minimum size
+    that maximise a detection-aware score on validation frames.
 
     With TRA ``markers`` the score is OP_CSB = (SEG + DET) / 2, which punishes false
     positives and misses; without them SEG alone. Among the settings within SCORE_TOLERANCE
@@ -32,11 +57,10 @@ def search_postprocess(probs: list[np.ndarray], references: list[np.ndarray], cf
     Returns the chosen setting with its scores, the measure's name, and every setting tried.
     """
     grid = []
-    for threshold, min_size in itertools.product(THRESHOLDS, MIN_SIZES):
-        post = replace(cfg.postprocess, threshold=threshold, min_size=min_size)
+    for setting in candidates(cfg, rules):
+        post = replace(cfg.postprocess, **setting)
         preds = [instances_from_probability(p, post, cfg.targets.border_width) for p in probs]
-        row = {"threshold": threshold, "min_size": min_size,
-               "seg": seg_measure(references, preds)}
+        row = {**setting, "seg": seg_measure(references, preds)}
         if markers is not None:
             row["det"] = det_measure(markers, preds)
             row["score"] = (row["seg"] + row["det"]) / 2
@@ -48,3 +72,12 @@ def search_postprocess(probs: list[np.ndarray], references: list[np.ndarray], cf
     best = max(near, key=lambda g: (g["min_size"], -abs(g["threshold"] - 0.5), g["score"]))
     return {**best, "measure": "OP_CSB" if markers is not None else "SEG",
             "frames": len(probs), "grid": grid}
+
+
+def describe(setting: dict) -> str:
+    """The instance rule of a setting in words, e.g. 'watershed (distance seeds, h 2)'."""
+    if setting.get("method", "components") == "components":
+        return "components"
+    if setting.get("seeds") == "distance":
+        return f"watershed (distance seeds, h {setting['seed_distance']:g})"
+    return f"watershed (seeds p > {setting['seed_threshold']:g})"

@@ -110,7 +110,8 @@ class RunDir:
         if not isinstance(data, dict) or not {"threshold", "min_size"} <= set(data):
             raise CtcUnetError(f"{self.postprocess}: expected an object with threshold and "
                                "min_size")
-        chosen = {k: data[k] for k in ("threshold", "min_size")}
+        chosen = {k: data[k] for k in ("threshold", "min_size", "method", "seeds",
+                                        "seed_threshold", "seed_distance") if k in data}
         return build_section(PostprocessConfig, {**dataclasses.asdict(default), **chosen},
                              f"{self.postprocess}:")
 

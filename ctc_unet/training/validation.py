@@ -16,7 +16,7 @@ from ctc_unet.files import write_text_atomic
 from ctc_unet.inference.tiling import predict_whole
 from ctc_unet.model.unet import UNet
 from ctc_unet.postprocess.instances import instances_from_probability
-from ctc_unet.postprocess.search import search_postprocess
+from ctc_unet.postprocess.search import describe, search_postprocess
 from ctc_unet.training.rundir import RunDir, load_checkpoint
 
 logger = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def choose_postprocess(run: RunDir, cfg: Config, frames: list[AnnotatedFrame],
     result = search_postprocess(probs, [f.labels for f in frames], cfg, markers)
     result["frames"] = [f"{f.ref.sequence}:{f.ref.t} ({f.ref.source})" for f in frames]
     write_text_atomic(run.postprocess, json.dumps(result, indent=1))
-    logger.info("post-processing chosen on %d validation frames by %s: threshold %.2f, min "
-                "size %d (SEG %.4f%s)", len(frames), result["measure"], result["threshold"],
-                result["min_size"], result["seg"],
+    logger.info("post-processing chosen on %d validation frames by %s: %s, threshold %.2f, "
+                "min size %d (SEG %.4f%s)", len(frames), result["measure"], describe(result),
+                result["threshold"], result["min_size"], result["seg"],
                 f", DET {result['det']:.4f}" if "det" in result else "")
