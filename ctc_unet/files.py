@@ -70,19 +70,17 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     on any failure the temporary file and the folders made for it are removed."""
     path = Path(path)
     created = make_parents(path.parent)
+    tmp = None
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{_tag()}",
                                    suffix=".part")
         os.close(fd)
-    except BaseException:
-        remove_empty(created)
-        raise
-    try:
         write(Path(tmp))
         give_umask_mode(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         remove_empty(created)
         raise
 
@@ -119,16 +117,14 @@ def staged_dir(final: Path) -> Iterator[Path]:
     any error (or signal) it and the folders made for it are removed, and ``final`` stays as
     it was."""
     created = make_parents(Path(final).parent)
+    staging = None
     try:
         staging = make_staging_dir(final)
-    except BaseException:
-        remove_empty(created)
-        raise
-    try:
         yield staging
         replace_dir(staging, Path(final))
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
         remove_empty(created)
         raise
 

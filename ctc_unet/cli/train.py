@@ -52,7 +52,6 @@ def train(
     from ctc_unet.data.locate import resolve_dataset
     from ctc_unet.errors import CtcUnetError
     from ctc_unet.files import remove_empty
-    from ctc_unet.model.geometry import output_size
     from ctc_unet.training.loop import TrainResult
     from ctc_unet.training.loop import train as run_training
     from ctc_unet.training.rundir import RunDir, RunLock, load_checkpoint
@@ -76,7 +75,6 @@ def train(
         cfg = load_config(dataset, config, profile=profile)
     if iterations:
         cfg = replace(cfg, train=replace(cfg.train, iterations=iterations))
-    output_size(cfg.train.tile_size, cfg.model.depth)  # fail early on a bad tile size
     created = [p for p in (run.root, *run.root.parents) if not p.exists()][::-1]
     started = False
 

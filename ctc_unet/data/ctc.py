@@ -14,6 +14,7 @@ same digit count as the input) and ``XX_RES/res_track.txt``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable, Iterable
@@ -171,37 +172,44 @@ class Sequence:
         shape, _ = tiff_header(self.frames[t])
         return tuple(d for d in shape if d != 1) or shape
 
+    @functools.cached_property
+    def first_shape(self) -> tuple[int, ...]:
+        """Shape of the sequence's first frame (its header, read once)."""
+        return self.frame_shape(min(self.frames))
+
+    def _check_shape(self, path: Path, shape: tuple[int, ...]) -> None:
+        if shape != self.first_shape:
+            raise DataError(f"{path}: frame shape {shape} differs from the sequence's first "
+                            f"frame {self.first_shape}; a sequence's frames must share one size")
+
     def read_frame(self, t: int) -> np.ndarray:
         """Raw frame ``t`` as stored (2D); DataError for NaN/inf values or a shape other than
         the first frame's."""
         path = self.frames[t]
         image = squeeze_2d(read_tiff(path), path)
-        if image.dtype.kind == "c" or image.dtype.kind not in "uifb":
+        if image.dtype.kind not in "uifb":
             raise DataError(f"{path}: pixel type {image.dtype} is not a gray-value image")
         if image.dtype.kind == "f" and not np.isfinite(image).all():
             bad = int((~np.isfinite(image)).sum())
             kind = "NaN" if np.isnan(image).any() else "inf"
             raise DataError(f"{path}: {bad} pixel(s) are {kind} or infinite; fix or remove "
                             "the frame")
-        expected = self.frame_shape(min(self.frames))
-        if image.shape != expected:
-            raise DataError(f"{path}: frame shape {image.shape} differs from the sequence's "
-                            f"first frame {expected}; a sequence's frames must share one size")
+        self._check_shape(path, image.shape)
         return image
 
     def check_frames(self) -> None:
         """Before any work: every frame's header readable, 2D and of one shape (DataError
-        names the first that is not); a warning for missing frame numbers."""
-        first = min(self.frames)
-        expected = self.frame_shape(first)
+        names the first that is not); a warning for missing frame numbers. Done once per
+        Sequence, however often it is asked for."""
+        self._frames_checked  # noqa: B018 (a cached property: the check runs once)
+
+    @functools.cached_property
+    def _frames_checked(self) -> bool:
         for t, path in sorted(self.frames.items()):
             shape = self.frame_shape(t)
             if len(shape) != 2:
                 raise DataError(f"{path}: expected a 2D gray-value image, got shape {shape}")
-            if shape != expected:
-                raise DataError(f"{path}: frame shape {shape} differs from the sequence's "
-                                f"first frame {expected}; a sequence's frames must share one "
-                                "size")
+            self._check_shape(path, shape)
         gaps = missing_frames(self.frames)
         if gaps:
             logger.warning(
@@ -209,6 +217,7 @@ class Sequence:
                 "that crosses the gap stays one track in res_track.txt (its begin/end are the "
                 "frame numbers of the files, as the challenge counts them)",
                 self.root / self.name, ", ".join(f"{t:0{self.digits}d}" for t in gaps[:10]))
+        return True
 
     def _read_mask(self, files: dict[int, Path], t: int) -> np.ndarray:
         if t not in files:

@@ -50,13 +50,9 @@ EMPTY_RESULT = "No tracks in result."  # py-ctcmetrics' words for a result witho
 
 
 def result_problem(res_dir: Path) -> str | None:
-    """Why a CTC result folder is not valid, or None: every mask readable as a label image
-    and res_track.txt parseable (else DataError naming the file), then py-ctcmetrics'
-    ``validate_sequence`` (the challenge's rules: labels in the masks match res_track.txt
-    frame by frame, parents end before their daughters begin, no empty result); its first
-    complaint is the reason."""
-    from ctc_metrics.scripts.validate import validate_sequence
-
+    """Why a CTC result folder from elsewhere is not valid, or None: every mask readable as a
+    label image and res_track.txt parseable (else DataError naming the file), then
+    ``ctcmetrics_problem``."""
     from ctc_unet.data.ctc import check_labels, read_tiff
 
     res_dir = Path(res_dir)
@@ -67,6 +63,16 @@ def result_problem(res_dir: Path) -> str | None:
     for path in masks:
         shape = check_labels(read_tiff(path), path, shape).shape
     parse_man_track(res_dir / "res_track.txt")
+    return ctcmetrics_problem(res_dir)
+
+
+def ctcmetrics_problem(res_dir: Path) -> str | None:
+    """py-ctcmetrics' ``validate_sequence`` verdict on a CTC result folder whose files are
+    readable (the challenge's rules: labels in the masks match res_track.txt frame by frame,
+    parents end before their daughters begin, no empty result): None when valid, else its
+    first complaint."""
+    from ctc_metrics.scripts.validate import validate_sequence
+
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
         try:
@@ -78,10 +84,6 @@ def result_problem(res_dir: Path) -> str | None:
     reasons = [str(x.message) for x in w if issubclass(x.category, UserWarning)]
     return reasons[0] if reasons else "py-ctcmetrics rejects it"
 
-
-def is_valid_result(res_dir: Path) -> bool:
-    """True when py-ctcmetrics' ``validate_sequence`` accepts a CTC result folder."""
-    return result_problem(res_dir) is None
 
 
 def _check_inputs(res_dir: Path, gt_dir: Path) -> None:

@@ -30,7 +30,7 @@ from ctc_unet import __version__
 from ctc_unet.config import Config, dump_config
 from ctc_unet.data.ctc import open_ctc_dataset
 from ctc_unet.errors import CtcUnetError
-from ctc_unet.evaluation.ctc import result_problem
+from ctc_unet.evaluation.ctc import ctcmetrics_problem
 from ctc_unet.files import (
     make_parents,
     make_staging_dir,
@@ -149,7 +149,7 @@ def package_submission(runs: list[RunDir], data: Path, team: str, out: Path,
             pred = load_predictor(run, device, first.frame_shape(min(first.frames)))
             for seq in challenge.sequences.values():
                 res = predict_sequence(pred, seq, pkg / dataset, interactive=interactive)
-                problem = result_problem(res)
+                problem = ctcmetrics_problem(res)
                 if problem is not None:
                     raise CtcUnetError(f"{res.name} of {dataset}: py-ctcmetrics rejects these "
                                        f"results ({problem}); nothing was written")

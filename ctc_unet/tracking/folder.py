@@ -13,7 +13,7 @@ import numpy as np
 from ctc_unet.config import TrackingConfig
 from ctc_unet.data.ctc import check_labels, count_divisions, read_tiff, write_result_folder
 from ctc_unet.errors import DataError
-from ctc_unet.evaluation.ctc import result_problem
+from ctc_unet.evaluation.ctc import ctcmetrics_problem
 from ctc_unet.tracking.linking import track_instances
 
 logger = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def track_folder(masks_dir: Path, out: Path, cfg: TrackingConfig) -> tuple[Path,
     tracked, records = track_instances(masks, cfg)
 
     def check(staging: Path) -> None:
-        problem = result_problem(staging)
+        problem = ctcmetrics_problem(staging)
         if problem is not None:
             raise DataError(f"{masks_dir}: the tracked result does not pass py-ctcmetrics' "
                             f"validation ({problem}); nothing was written")
