@@ -96,22 +96,23 @@ class RunDir:
         """split.json: the frames that trained, chose and report."""
         data = read_json(self.split)
         try:
-            return Split.from_json(json.dumps(data))
+            return Split.from_dict(data)
         except (TypeError, KeyError, AttributeError, ValueError) as exc:
             raise CtcUnetError(f"{self.split}: not a split written by ctc-unet ({exc})"
                                ) from None
 
     def load_postprocess(self, default: PostprocessConfig) -> PostprocessConfig:
-        """The threshold and minimum size chosen at the end of training (postprocess.json),
-        else ``default``; values are checked as a configuration's are."""
+        """The post-processing chosen at the end of training (postprocess.json: rule,
+        threshold, minimum size) over ``default``, else ``default``; values are checked as a
+        configuration's are."""
         if not self.postprocess.is_file():
             return default
         data = read_json(self.postprocess)
         if not isinstance(data, dict) or not {"threshold", "min_size"} <= set(data):
             raise CtcUnetError(f"{self.postprocess}: expected an object with threshold and "
                                "min_size")
-        chosen = {k: data[k] for k in ("threshold", "min_size", "method", "seeds",
-                                        "seed_threshold", "seed_distance") if k in data}
+        names = {f.name for f in dataclasses.fields(PostprocessConfig)}
+        chosen = {k: v for k, v in data.items() if k in names}  # not its scores and grid
         return build_section(PostprocessConfig, {**dataclasses.asdict(default), **chosen},
                              f"{self.postprocess}:")
 

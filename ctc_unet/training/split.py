@@ -36,7 +36,11 @@ class Split:
 
     @classmethod
     def from_json(cls, text: str) -> Split:
-        data = json.loads(text)
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Split:
+        """The split of a parsed split.json."""
         return cls(*([FrameRef(**r) for r in data.get(k, [])]
                      for k in ("train", "val", "report")))
 
