@@ -86,6 +86,45 @@ def isbi_row(run: RunDir, hardware: str) -> list[str]:
             pair("pixel_error")]
 
 
+def _evaluation(run: RunDir, dataset: str, frames: str) -> dict:
+    path = run.root / "evaluation" / f"{dataset}-{frames}" / "evaluation.json"
+    return json.loads(path.read_text())[0] if path.is_file() else {}
+
+
+def _command(run: RunDir) -> str:
+    """The ``command:`` line that ``ctc-unet train`` writes to train.log (runs from before it
+    did: empty)."""
+    if run.log.is_file():
+        for line in run.log.read_text().splitlines():
+            if "command: " in line:
+                return "`" + line.split("command: ", 1)[1] + "`"
+    return ""
+
+
+def trial_row(run: RunDir, hardware: str) -> list[str]:
+    """One recipe trial: what trained, how, and its scores on the choosing frames (which
+    chose the checkpoint and post-processing) and on the reporting frames (which chose
+    nothing)."""
+    from ctc_unet.postprocess.search import describe
+
+    cfg = run.load_config()
+    split = Split.from_json(run.split.read_text())
+    minutes, iters = minutes_and_iterations(run)
+    post = json.loads(run.postprocess.read_text()) if run.postprocess.is_file() else {}
+    choose, report = (_evaluation(run, cfg.dataset, f) for f in ("choose", "report"))
+    recipe = (f"{cfg.targets.source} ({len(split.train)} frames), {cfg.model.base_channels} ch, "
+              f"{cfg.train.tile_size} px, {cfg.model.n_classes} classes, cell sampling "
+              f"{cfg.augment.cell_sampling:g}, {cfg.train.optimizer} lr {cfg.train.lr:g}")
+    chosen = (f"{describe(post)}, p > {post['threshold']:g}, min {post['min_size']}"
+              if post else "(nothing chosen)")
+    return [run.root.name, recipe, str(iters), f"{minutes:.1f}", chosen,
+            _f(choose, "OP_CSB"), _f(report, "SEG"), _f(report, "SEG_ST"), _f(report, "DET"),
+            _f(report, "TRA"), _command(run)]
+
+
+TRIAL_HEAD = ["run", "recipe", "iterations", "minutes", "post-processing (chosen on 72-83)",
+              "OP_CSB choosing (72-83)", "SEG (GT 054, 067)", "SEG (ST 50-71)", "DET (50-71)",
+              "TRA (50-71)", "command"]
 CTC_HEAD = ["run", "dataset", "training frames", "profile", "optimizer", "iterations", "minutes",
             "hardware", "chose (checkpoint, post-processing)", "scored", "SEG (GT)",
             "SEG (ST)", "DET", "TRA", "CT", "TF", "BC(0)", "divisions (result / ref.)"]
@@ -99,8 +138,17 @@ def main() -> None:
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--hardware", default=f"{platform.machine()} CPU, {os.cpu_count()} "
                         "cores, no GPU")
+    parser.add_argument("--trials", action="store_true",
+                        help="the compact table of recipe trials (CTC runs): recipe, minutes, "
+                        "scores on the choosing and on the reporting frames, command")
     args = parser.parse_args()
     runs = [RunDir(p) for p in args.runs]
+    if args.trials:
+        print("| " + " | ".join(TRIAL_HEAD) + " |")
+        print("|" + " --- |" * len(TRIAL_HEAD))
+        for run in runs:
+            print("| " + " | ".join(trial_row(run, args.hardware)) + " |")
+        return
     for head, pick, make in ((CTC_HEAD, lambda c: c.dataset != "ISBI2012", ctc_row),
                              (ISBI_HEAD, lambda c: c.dataset == "ISBI2012", isbi_row)):
         chosen = [r for r in runs if pick(r.load_config())]

@@ -50,6 +50,9 @@ class AugmentConfig:
     # px, std of the grid displacements
     elastic_std: float = field(default=10.0, metadata={"range": (0.0, 1e3)})
     shift: bool = True  # random tile position (else the tile is centred on the frame)
+    # probability that a tile is centred on a pixel of an annotated cell (each cell pixel
+    # equally likely) rather than anywhere in the frame; 0 = the paper's uniform positions
+    cell_sampling: float = field(default=0.0, metadata={"range": (0.0, 1.0)})
     rotate_prob: float = 0.5
     # degrees, uniform in [-range, range]
     rotate_range: float = field(default=180.0, metadata={"range": (0.0, 180.0)})
@@ -72,7 +75,9 @@ class ModelConfig:
     """The network (paper Fig. 1): depth 4 and 64 base channels give 23 conv layers."""
 
     in_channels: int = field(default=1, metadata={"range": (1, 1)})  # gray images only
-    n_classes: int = field(default=2, metadata={"range": (2, 2)})  # cell and background
+    # 2: background and cell (the paper); 3: the separation borders between touching cells
+    # become a class of their own (background / cell / border)
+    n_classes: int = field(default=2, metadata={"range": (2, 3)})
     base_channels: int = field(default=64, metadata={"range": (1, 4096)})
     depth: int = field(default=4, metadata={"range": (1, 8)})
     dropout: float = field(default=0.5, metadata={"range": (0.0, 0.99)})

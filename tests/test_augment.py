@@ -141,3 +141,31 @@ def test_pipeline_is_made_of_monai_transforms():
 def test_output_window_must_be_centred():
     with pytest.raises(ValueError, match="centred"):
         RandTileSampled(["image"], ["nearest"], (100, 100), OFF, (51, 51))
+
+
+def test_cell_sampling_centres_tiles_on_cells_and_uniform_mostly_does_not():
+    """A frame that is 3% cell: with cell_sampling 1 every tile's centre pixel is cell; the
+    paper's uniform positions put it on a cell about 3% of the time."""
+    from dataclasses import replace
+
+    lab = np.zeros((200, 200), np.float32)
+    lab[20:40, 150:170] = 1  # 400 px of 40000
+    lab[160:170, 10:30] = 1
+    img = smooth_image(200, 200)
+
+    def centres_on_cells(cfg: AugmentConfig, n: int = 60) -> float:
+        t = make_augmentation(cfg, 65, 65)  # odd: pixel 32 is the centre
+        hits = 0
+        for i in range(n):
+            t.set_random_state(seed=sample_seed(0, i))
+            out = t({"image": img[None], "label": lab[None],
+                     "weight": np.ones((1, 200, 200), np.float32)})
+            hits += int(out["label"][0, 32, 32] == 1)
+        return hits / n
+
+    moving = replace(OFF, shift=True)
+    assert centres_on_cells(replace(moving, cell_sampling=1.0)) == 1.0
+    assert centres_on_cells(moving) < 0.15
+    half = centres_on_cells(replace(moving, cell_sampling=0.5), n=120)
+    assert 0.3 < half < 0.75
+

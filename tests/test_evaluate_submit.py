@@ -40,7 +40,16 @@ def test_evaluate_run_dir_predicts_and_scores(tiny_run, synthetic_root, tmp_path
         assert {"SEG", "DET", "TRA", "OP_CSB", "OP_CTB"} <= set(r)
         assert 0.0 <= r["SEG"] <= 1.0 and r["OP_CSB"] == pytest.approx((r["SEG"] + r["DET"]) / 2)
     assert (out / "evaluation.csv").read_text().startswith("dataset,sequence,seg_frames,block,SEG")
-    assert len(list((out / "overlays").glob("*.png"))) == 6
+    # per-frame SEG, worst first, and overlays of exactly the worst four frames per sequence
+    shown = set()
+    for seq in ("01", "02"):
+        lines = (out / f"frames_{seq}.csv").read_text().splitlines()
+        assert lines[0] == "sequence,frame,reference,SEG,objects" and len(lines) > 5
+        frames = [line.split(",") for line in lines[1:]]
+        segs = [float(f[3]) for f in frames]
+        assert segs == sorted(segs)
+        shown |= {f"{seq}_t{int(f[1]):03d}.png" for f in frames[:4]}
+    assert {p.name for p in (out / "overlays").glob("*.png")} == shown
     assert "SEG" in result.output
 
 

@@ -194,3 +194,22 @@ def test_weight_map_without_cells_is_class_weight_only():
     lab = np.zeros((20, 20), np.int32)
     w = weight_map(lab, np.zeros((20, 20), np.uint8))
     assert np.allclose(w, 1.0)
+
+
+def test_third_class_marks_separation_borders_and_weights_them():
+    """n_classes 3: the separation border between touching cells is class 2 (not
+    background), every other pixel keeps its 2-class value, class weights cover 3 classes and
+    the separation term lies on the border pixels too."""
+    lab = two_touching_disks()
+    two, _ = make_targets(lab, CFG)
+    three, w3 = make_targets(lab, CFG, n_classes=3)
+    border = separation_borders(lab, CFG.border_width)
+    assert border.sum() > 40
+    assert np.all(three[border] == 2)
+    assert np.array_equal(three[~border], two[~border])
+    wc = class_weights(three, n_classes=3)
+    assert wc.shape == (3,) and wc[2] > wc[1] > wc[0]  # rarer classes weigh more
+    # on a border pixel: its class weight plus the separation term (d1 + d2 small)
+    y, x = np.argwhere(border)[len(np.argwhere(border)) // 2]
+    assert w3[y, x] > wc[2] + 0.5 * CFG.w0
+    assert target_key(lab, None, CFG) != target_key(lab, None, CFG, n_classes=3)

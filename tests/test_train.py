@@ -205,3 +205,48 @@ def test_adam_option_trains_and_resumes(synthetic_root, tmp_path):
     state = load_checkpoint(run.last)
     assert result.status == "finished"
     assert "exp_avg" in next(iter(state["optimizer"]["state"].values()))  # Adam's moments
+
+
+def test_three_class_network_trains_and_predicts(synthetic_root, tmp_path):
+    """model.n_classes 3 (background / cell / separation border): the head has 3 outputs, the
+    run trains with 3-class targets, and predict turns its cell channel into instances."""
+    from ctc_unet.inference.predictor import load_predictor
+
+    cfg = load_config(None, overrides={**tiny(iterations=6, val_every=6),
+                                       "model": {**TINY["model"], "n_classes": 3}})
+    run = RunDir(tmp_path / "three")
+    assert train(synthetic_root, run, cfg, "cpu").status == "finished"
+    assert load_checkpoint(run.last)["model"]["head.weight"].shape[0] == 3
+    pred = load_predictor(run, torch.device("cpu"), (64, 80))
+    prob = pred.probabilities(np.random.default_rng(0).random((64, 80)).astype(np.float32))
+    assert prob.shape == (3, 64, 80) and np.allclose(prob.sum(0), 1.0, atol=1e-5)
+    result = CliRunner().invoke(app, ["predict", str(run.root), "--data", str(synthetic_root),
+                                      "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert list((run.root / "results").rglob("mask*.tif"))
+
+
+def test_sigterm_to_the_whole_job_with_a_loader_worker_exits(synthetic_root, tmp_path):
+    """A batch system signals every process of the job: the main process and its DataLoader
+    worker (which ignores the signal). Training must still checkpoint and exit, not wait for
+    a worker that multiprocessing's exit handler cannot terminate."""
+    run = RunDir(tmp_path / "job")
+    cfg = _tiny_yaml(tmp_path, iterations=100000, checkpoint_every=5, val_every=100000,
+                     num_workers=1)
+    proc = subprocess.Popen(_cli("train", str(synthetic_root), "--run-dir", str(run.root),
+                                 "--device", "cpu", "--config", str(cfg)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.time() + 120
+    while not run.last.is_file() and time.time() < deadline:
+        time.sleep(0.2)
+    assert run.last.is_file()
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail("train did not exit within 60 s of SIGTERM to its process group")
+    assert proc.returncode == 0, err
+    assert "CHECKPOINTED on SIGTERM" in err

@@ -51,7 +51,7 @@ def targets(
     cfg = load_config(name, config, overrides)
     out_size = output_size(tile)
     fr = annotated_frame(root, sequence, frame, cfg.targets)
-    target, weights = make_targets(fr.labels, cfg.targets, fr.ignore)
+    target, weights = make_targets(fr.labels, cfg.targets, fr.ignore, cfg.model.n_classes)
     aug = make_augmentation(cfg.augment, tile, out_size, seed=seed)
     draws = [aug({"image": fr.image[None], "label": target[None].astype(np.float32),
                   "weight": weights[None]}) for _ in range(samples)]

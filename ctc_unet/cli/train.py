@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shlex
 import shutil
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -83,6 +85,8 @@ def train(
         started = True
         if rank == 0:
             add_log_file(run.log)
+            # the log says how the run was made (results tables quote it)
+            logger.info("command: %s", shlex.join(["ctc-unet", *sys.argv[1:]]))
 
     lock = RunLock(run) if rank == 0 else contextlib.nullcontext()
     try:

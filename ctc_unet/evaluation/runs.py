@@ -110,25 +110,57 @@ def evaluate_ctc_run(run: RunDir | None, path: Path, root: Path, sequence: list[
     return rows, dest
 
 
-def _overlays(seq, res: Path, block, seg_frames, dest: Path, dataset: str) -> None:
-    """Overlay PNGs (reference contours green, prediction magenta) of up to four annotated
-    frames of the scored block: GT frames first, else silver-truth frames."""
+WORST_FRAMES = 4  # overlays per sequence: the annotated frames with the lowest SEG
+
+
+def frame_scores(seq, res: Path, block, seg_frames) -> list[dict]:
+    """SEG of each annotated frame of the scored block, worst first: against the frame's GT
+    where it has one, else its silver truth (``seq`` a CTC Sequence, ``res`` its XX_RES)."""
+    import numpy as np
+
     from ctc_unet.data.ctc import read_tiff
-    from ctc_unet.data.frames import normalize_image
-    from ctc_unet.plots import contour_overlay
+    from ctc_unet.evaluation.seg import seg_scores
 
     def inside(t: int) -> bool:
         return (block is None or block[0] <= t <= block[1]) and (
             seg_frames is None or t in seg_frames)
 
-    gt = [t for t in sorted(seq.gt_seg) if inside(t)]
-    picks = [(t, "GT") for t in gt] or [(t, "ST") for t in sorted(seq.st_seg) if inside(t)]
-    for t, source in picks[:4]:
-        mask = read_tiff(res / f"mask{t:0{seq.digits}d}.tif")
+    rows = []
+    for t in sorted(set(seq.gt_seg) | set(seq.st_seg)):
+        if not inside(t):
+            continue
+        source = "GT" if t in seq.gt_seg else "ST"
         ref = seq.read_gt_seg(t) if source == "GT" else seq.read_st_seg(t)
-        contour_overlay(normalize_image(seq.read_frame(t)), ref, mask,
+        scores = seg_scores(ref, read_tiff(res / f"mask{t:0{seq.digits}d}.tif"))
+        rows.append({"sequence": seq.name, "frame": t, "reference": source,
+                     "SEG": float(np.mean(scores)) if scores.size else None,
+                     "objects": int(scores.size)})
+    return sorted(rows, key=lambda r: (r["SEG"] is None, r["SEG"] or 0.0, r["frame"]))
+
+
+def _overlays(seq, res: Path, block, seg_frames, dest: Path, dataset: str) -> None:
+    """Per-frame SEG of the scored block (``frames_<seq>.csv``, worst first) and overlay PNGs
+    (reference contours green, prediction magenta) of its ``WORST_FRAMES`` worst frames, so a
+    user sees what goes wrong where it goes most wrong."""
+    from ctc_unet.data.ctc import read_tiff
+    from ctc_unet.data.frames import normalize_image
+    from ctc_unet.evaluation.report import format_table
+    from ctc_unet.files import write_text_atomic
+    from ctc_unet.plots import contour_overlay
+
+    rows = frame_scores(seq, res, block, seg_frames)
+    dest.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(dest / f"frames_{seq.name}.csv",
+                      format_table(rows, ["sequence", "frame", "reference", "SEG", "objects"]))
+    for rank, r in enumerate(rows[:WORST_FRAMES], start=1):
+        t, source = r["frame"], r["reference"]
+        ref = seq.read_gt_seg(t) if source == "GT" else seq.read_st_seg(t)
+        seg = "n/a" if r["SEG"] is None else f"{r['SEG']:.3f}"
+        contour_overlay(normalize_image(seq.read_frame(t)), ref,
+                        read_tiff(res / f"mask{t:0{seq.digits}d}.tif"),
                         dest / "overlays" / f"{seq.name}_t{t:0{seq.digits}d}.png",
-                        f"{dataset} {seq.name} t={t}  green: {source}, magenta: prediction")
+                        f"{dataset} {seq.name} t={t}: SEG {seg} vs {source}, worst {rank} of "
+                        f"{len(rows)}  (green: {source}, magenta: prediction)")
 
 
 def evaluate_isbi_run(run: RunDir, root: Path, device: torch.device) -> list[dict]:

@@ -67,22 +67,25 @@ def weight_map(
     sigma: float = 5.0,
     ignore: np.ndarray | None = None,
     class_balance: bool = True,
+    n_classes: int = 2,
 ) -> np.ndarray:
     """The paper's weight map (eq. 2).
 
     labels: (H, W) instance labels *after* removing separation borders (so d1, d2 measure the
-    gap that the network must learn); target: (H, W) 0/1 class map; ignore: (H, W) bool,
-    pixels that get weight 0. Returns (H, W) float32.
+    gap that the network must learn); target: (H, W) class map (0 background, 1 cell, 2
+    separation border when ``n_classes`` is 3; the separation term lies on every pixel that
+    is not cell); ignore: (H, W) bool, pixels that get weight 0. Returns (H, W) float32.
     """
     valid = None if ignore is None else ~ignore
-    wc = class_weights(target, valid) if class_balance else np.ones(2, np.float32)
+    wc = (class_weights(target, valid, n_classes) if class_balance
+          else np.ones(n_classes, np.float32))
     weights = wc[target.astype(np.int64)]
     if w0 > 0 and labels.max() > 0:
         cutoff = separation_cutoff(sigma)
         d1, d2 = nearest_two_distances(labels, cutoff)
         s = d1 + d2
         term = np.zeros_like(weights)
-        near = np.isfinite(s) & (target == 0)
+        near = np.isfinite(s) & (target != 1)
         term[near] = w0 * np.exp(-(s[near] ** 2) / (2.0 * sigma**2))
         weights = weights + term
     if ignore is not None:

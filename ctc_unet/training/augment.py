@@ -97,13 +97,16 @@ class RandTileSampled(Randomizable, MapTransform):
 
     ``modes`` gives the interpolation per key ("bicubic", "bilinear" or "nearest"). Keys in
     ``crop_keys`` (labels, weights) are sampled only on the centred ``output_size`` window,
-    the part of the tile that the unpadded network predicts.
+    the part of the tile that the unpadded network predicts. With ``cfg.cell_sampling`` > 0
+    the tile centre is, with that probability, a random pixel of class 1 (cell) of the
+    (1, H, W) class map under ``cell_key``.
     """
 
     def __init__(self, keys: KeysCollection, modes: Sequence[str], tile_size: tuple[int, int],
                  cfg: AugmentConfig, output_size: tuple[int, int] | None = None,
-                 crop_keys: KeysCollection = ()) -> None:
+                 crop_keys: KeysCollection = (), cell_key: str = LABEL) -> None:
         MapTransform.__init__(self, keys)
+        self.cell_key = cell_key
         if len(modes) != len(self.keys):
             raise ValueError("one interpolation mode per key is needed")
         self.modes = tuple(modes)
@@ -117,11 +120,16 @@ class RandTileSampled(Randomizable, MapTransform):
         self.crop_keys = {crop_keys} if isinstance(crop_keys, str) else set(crop_keys)
         self.cfg = cfg
 
-    def randomize(self, data: tuple[int, int]) -> None:
-        h, w = data
+    def randomize(self, data: tuple[tuple[int, int], np.ndarray | None]) -> None:
+        (h, w), cells = data
         cfg, r = self.cfg, self.R
         self._center = ((r.uniform(0, h - 1), r.uniform(0, w - 1)) if cfg.shift
                         else ((h - 1) / 2, (w - 1) / 2))
+        # drawn only when asked for, so that uniform sampling keeps its random sequence
+        if cfg.cell_sampling > 0 and r.rand() < cfg.cell_sampling and cells is not None \
+                and cells.size:
+            self._center = tuple(float(v) for v in np.unravel_index(
+                cells[r.randint(cells.size)], (h, w)))
         angle = 0.0
         if r.rand() < cfg.rotate_prob:
             angle += math.radians(r.uniform(-cfg.rotate_range, cfg.rotate_range))
@@ -136,7 +144,9 @@ class RandTileSampled(Randomizable, MapTransform):
     def __call__(self, data: Mapping[Hashable, np.ndarray]) -> dict[Hashable, torch.Tensor]:
         d = dict(data)
         shape = tuple(np.asarray(d[self.keys[0]]).shape[-2:])
-        self.randomize(shape)
+        cells = (np.flatnonzero(np.asarray(d[self.cell_key])[0] == 1)
+                 if self.cfg.cell_sampling > 0 and self.cell_key in d else None)
+        self.randomize((shape, cells))
         grid = sampling_grid(shape, self.tile_size, self._center, self._angle, self._flip,
                              self._displacement)
         (my, mx), (oh, ow) = self._margin, self.output_size

@@ -42,7 +42,7 @@ from ctc_unet.training.distributed import (
 from ctc_unet.training.loss import weighted_cross_entropy
 from ctc_unet.training.progress import Reporter
 from ctc_unet.training.rundir import RunDir, load_checkpoint, load_weights, save_checkpoint
-from ctc_unet.training.samples import TrainingSamples, sample_loader
+from ctc_unet.training.samples import TrainingSamples, sample_loader, stop_workers
 from ctc_unet.training.schedule import make_optimizer
 from ctc_unet.training.split import load_frames
 from ctc_unet.training.validation import choose_postprocess, validate
@@ -253,6 +253,7 @@ class Trainer:
         reporter = Reporter(tc.iterations, self.start, tc.log_every,
                             self.interactive and self.rank == 0)
         self.net.train()
+        batches = None
         try:
             with StopFlag() as stop:
                 batches = iter(loader)
@@ -280,6 +281,7 @@ class Trainer:
                         return stop.signal or "SIGTERM"
         finally:
             reporter.close()
+            stop_workers(batches)
         return None
 
     def _after_training(self) -> None:

@@ -3,6 +3,7 @@ draws exactly the samples of an uninterrupted one."""
 
 from __future__ import annotations
 
+import multiprocessing
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,8 @@ class TrainingSamples(torch.utils.data.Dataset):
         self.seed = cfg.train.seed
         self.items = []
         for f in frames:
-            target, weights = cached_targets(cache_dir, f.labels, cfg.targets, f.ignore)
+            target, weights = cached_targets(cache_dir, f.labels, cfg.targets, f.ignore,
+                                             cfg.model.n_classes)
             self.items.append({"image": f.image[None].astype(np.float32),
                                "label": target[None].astype(np.float32),
                                "weight": weights[None]})
@@ -57,3 +59,19 @@ def sample_loader(samples: TrainingSamples, indices: range, num_workers: int
         persistent_workers=False, generator=torch.Generator().manual_seed(0),
         worker_init_fn=ignore_signals_in_worker if num_workers else None,
         prefetch_factor=4 if num_workers else None)
+
+
+def stop_workers(batches: object, grace: float = 10.0) -> None:
+    """End a DataLoader iterator's worker processes now, not when the iterator happens to be
+    collected: the workers ignore SIGTERM (``ignore_signals_in_worker``), so a worker left
+    running at exit is one that multiprocessing's exit handler cannot terminate, and the
+    process would wait for it forever (seen after a SIGTERM to a whole batch job). Workers
+    still alive after ``grace`` seconds are killed."""
+    shutdown = getattr(batches, "_shutdown_workers", None)
+    if shutdown is not None:
+        shutdown()
+    for child in multiprocessing.active_children():
+        child.join(grace)
+        if child.is_alive():
+            child.kill()
+            child.join()

@@ -14,6 +14,7 @@ from ctc_unet.evaluation.det import det_measure
 from ctc_unet.evaluation.seg import pixel_iou, seg_measure
 from ctc_unet.files import write_text_atomic
 from ctc_unet.inference.tiling import predict_whole
+from ctc_unet.inference.tta import predict_tta
 from ctc_unet.model.unet import UNet
 from ctc_unet.postprocess.instances import instances_from_probability
 from ctc_unet.postprocess.search import describe, search_postprocess
@@ -59,12 +60,19 @@ def validate(model: torch.nn.Module, frames: list[AnnotatedFrame], cfg: Config,
 def choose_postprocess(run: RunDir, cfg: Config, frames: list[AnnotatedFrame],
                        device: torch.device) -> None:
     """Search threshold and minimum size on the validation frames with the best weights;
-    save the choice as postprocess.json (used by predict)."""
+    save the choice as postprocess.json (used by predict). The probabilities are those
+    predict will see: averaged over the test-time augmentation when the config asks for it."""
     mc = cfg.model
     model = UNet(mc.in_channels, mc.n_classes, mc.base_channels, mc.depth, mc.dropout)
     model.load_state_dict(load_checkpoint(run.best if run.best.is_file() else run.last)["model"])
     model.to(device)
-    probs = [predict_whole(model, f.image, device)[1] for f in frames]
+    ic = cfg.inference
+
+    def one(view: np.ndarray) -> np.ndarray:
+        return predict_whole(model, view, device)
+
+    probs = [(predict_tta(one, f.image, ic.tta_count) if ic.tta else one(f.image))[1]
+             for f in frames]
     markers = ([f.markers for f in frames] if all(f.markers is not None for f in frames)
                else None)
     result = search_postprocess(probs, [f.labels for f in frames], cfg, markers)
