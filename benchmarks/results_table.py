@@ -103,28 +103,29 @@ def _command(run: RunDir) -> str:
 
 def trial_row(run: RunDir, hardware: str) -> list[str]:
     """One recipe trial: what trained, how, and its scores on the choosing frames (which
-    chose the checkpoint and post-processing) and on the reporting frames (which chose
-    nothing)."""
+    chose the checkpoint and post-processing: the chosen setting's OP_CSB in postprocess.json,
+    SEG and DET on arrays as in the search) and on the reporting frames (which chose nothing:
+    ``evaluate --frames report``, py-ctcmetrics)."""
     from ctc_unet.postprocess.search import describe
 
     cfg = run.load_config()
     split = Split.from_json(run.split.read_text())
     minutes, iters = minutes_and_iterations(run)
     post = json.loads(run.postprocess.read_text()) if run.postprocess.is_file() else {}
-    choose, report = (_evaluation(run, cfg.dataset, f) for f in ("choose", "report"))
+    report = _evaluation(run, cfg.dataset, "report")
     recipe = (f"{cfg.targets.source} ({len(split.train)} frames), {cfg.model.base_channels} ch, "
               f"{cfg.train.tile_size} px, {cfg.model.n_classes} classes, cell sampling "
               f"{cfg.augment.cell_sampling:g}, {cfg.train.optimizer} lr {cfg.train.lr:g}")
     chosen = (f"{describe(post)}, p > {post['threshold']:g}, min {post['min_size']}"
               if post else "(nothing chosen)")
     return [run.root.name, recipe, str(iters), f"{minutes:.1f}", chosen,
-            _f(choose, "OP_CSB"), _f(report, "SEG"), _f(report, "SEG_ST"), _f(report, "DET"),
+            _f(post, "score"), _f(report, "SEG"), _f(report, "SEG_ST"), _f(report, "DET"),
             _f(report, "TRA"), _command(run)]
 
 
 TRIAL_HEAD = ["run", "recipe", "iterations", "minutes", "post-processing (chosen on 72-83)",
-              "OP_CSB choosing (72-83)", "SEG (GT 054, 067)", "SEG (ST 50-71)", "DET (50-71)",
-              "TRA (50-71)", "command"]
+              "OP_CSB choosing (72-83, search)", "SEG (GT 054, 067)", "SEG (ST 50-71)",
+              "DET (50-71)", "TRA (50-71)", "command"]
 CTC_HEAD = ["run", "dataset", "training frames", "profile", "optimizer", "iterations", "minutes",
             "hardware", "chose (checkpoint, post-processing)", "scored", "SEG (GT)",
             "SEG (ST)", "DET", "TRA", "CT", "TF", "BC(0)", "divisions (result / ref.)"]

@@ -250,3 +250,23 @@ def test_sigterm_to_the_whole_job_with_a_loader_worker_exits(synthetic_root, tmp
         pytest.fail("train did not exit within 60 s of SIGTERM to its process group")
     assert proc.returncode == 0, err
     assert "CHECKPOINTED on SIGTERM" in err
+
+
+def test_training_with_a_loader_worker_exits_when_done(synthetic_root, tmp_path):
+    """With a DataLoader worker (which ignores SIGTERM), a finished run exits: the worker is
+    stopped when the loop ends instead of being left to multiprocessing's exit handler."""
+    run = RunDir(tmp_path / "done")
+    cfg = _tiny_yaml(tmp_path, iterations=12, val_every=12, checkpoint_every=12, num_workers=1)
+    proc = subprocess.Popen(_cli("train", str(synthetic_root), "--run-dir", str(run.root),
+                                 "--device", "cpu", "--config", str(cfg)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        _, err = proc.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail("train did not exit within 240 s: " + json.dumps(
+            json.loads(run.status.read_text()) if run.status.is_file() else {}))
+    assert proc.returncode == 0, err
+    assert json.loads(run.status.read_text())["status"] == "finished"

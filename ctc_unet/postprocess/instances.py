@@ -90,13 +90,24 @@ def seeded_watershed(prob: np.ndarray, cfg: PostprocessConfig) -> np.ndarray:
     return labels
 
 
+def raw_instances(prob: np.ndarray, cfg: PostprocessConfig) -> np.ndarray:
+    """Objects (H, W) int64 of the instance rule alone (components or seeded watershed at the
+    threshold), before the minimum size and the clean-up of ``finish_instances``."""
+    if cfg.method == "watershed":
+        return seeded_watershed(prob, cfg)
+    return connected_components(prob > cfg.threshold, connectivity=1).astype(np.int64)
+
+
 def instances_from_probability(prob: np.ndarray, cfg: PostprocessConfig,
                                border_width: int = 2) -> np.ndarray:
     """Instance labels (H, W) uint16, 1..N, from a (H, W) cell probability."""
-    if cfg.method == "watershed":
-        labels = seeded_watershed(prob, cfg)
-    else:
-        labels = connected_components(prob > cfg.threshold, connectivity=1).astype(np.int64)
+    return finish_instances(raw_instances(prob, cfg), cfg, border_width)
+
+
+def finish_instances(labels: np.ndarray, cfg: PostprocessConfig, border_width: int = 2
+                     ) -> np.ndarray:
+    """``raw_instances`` -> objects below ``min_size`` dropped, border pixels between two
+    cells given back, holes filled, relabelled 1..N; (H, W) uint16."""
     labels = remove_small(labels, cfg.min_size)
     if cfg.restore_borders:
         labels = restore_borders(labels, max(1, math.ceil(border_width)))

@@ -11,7 +11,7 @@ import numpy as np
 from ctc_unet.config import Config
 from ctc_unet.evaluation.det import det_measure
 from ctc_unet.evaluation.seg import seg_measure
-from ctc_unet.postprocess.instances import instances_from_probability
+from ctc_unet.postprocess.instances import finish_instances, raw_instances
 
 THRESHOLDS = tuple(round(0.3 + 0.05 * i, 2) for i in range(11))  # 0.30 .. 0.80
 MIN_SIZES = (0, 10, 25, 50, 100, 200, 400, 800, 1600)
@@ -56,10 +56,13 @@ def search_postprocess(probs: list[np.ndarray], references: list[np.ndarray], cf
     probs: (H, W) cell probabilities; references: (H, W) labels; markers: (H, W) TRA markers.
     Returns the chosen setting with its scores, the measure's name, and every setting tried.
     """
-    grid = []
+    grid, raw, raw_key = [], [], None
     for setting in candidates(cfg, rules):
         post = replace(cfg.postprocess, **setting)
-        preds = [instances_from_probability(p, post, cfg.targets.border_width) for p in probs]
+        key = tuple(setting[k] for k in (*RULE_KEYS, "threshold"))
+        if key != raw_key:  # the rule's objects depend on the threshold, not the minimum size
+            raw, raw_key = [raw_instances(p, post) for p in probs], key
+        preds = [finish_instances(r, post, cfg.targets.border_width) for r in raw]
         row = {**setting, "seg": seg_measure(references, preds)}
         if markers is not None:
             row["det"] = det_measure(markers, preds)
