@@ -187,3 +187,19 @@ def test_evaluate_probability_stack_against_labels(tmp_path):
     bad = runner.invoke(app, ["evaluate", str(tmp_path / "prob.tif"), "--gt",
                               str(tmp_path / "labels.tif"), "--frames", "2-5"])
     assert bad.exit_code == 1 and "slices 2-5" in bad.stderr
+
+
+def test_overlap_table_is_the_same_for_small_and_large_label_values():
+    """contingency() counts label pairs with one bincount for small labels and with np.unique
+    for large ones; SEG and DET are the same either way."""
+    from ctc_unet.evaluation.seg import contingency, seg_scores
+
+    rng = np.random.default_rng(1)
+    ref = rng.integers(0, 6, (64, 64))
+    res = rng.integers(0, 5, (64, 64))
+    res[:32] = ref[:32]  # some real overlap
+    big_ref, big_res = ref * 70001, res * 90001  # same partition, ids beyond the table size
+    a, b = contingency(ref, res), contingency(big_ref, big_res)
+    assert np.array_equal(a[2], b[2]) and np.array_equal(a[0] * 70001, b[0])
+    assert np.allclose(seg_scores(ref, res), seg_scores(big_ref, big_res))
+    assert detection_counts(ref, res) == detection_counts(big_ref, big_res)

@@ -14,21 +14,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from ctc_unet.evaluation.seg import contingency
+
 
 def detection_counts(markers: np.ndarray, result: np.ndarray) -> dict[str, int]:
     """NS, FN, FP and the number of markers of one frame.
 
     markers: (H, W) reference markers (e.g. TRA); result: (H, W) instance labels.
     """
-    ref = np.asarray(markers).astype(np.int64).ravel()
-    res = np.asarray(result).astype(np.int64).ravel()
-    ref_ids, ref_area = np.unique(ref[ref > 0], return_counts=True)
-    res_ids = np.unique(res[res > 0])
-    both = (ref > 0) & (res > 0)
-    pairs, inter = np.unique(np.stack([ref[both], res[both]]), axis=1, return_counts=True)
-    area = dict(zip(ref_ids.tolist(), ref_area.tolist(), strict=True))
-    matched = [(r, c) for (r, c), n in zip(pairs.T.tolist(), inter.tolist(), strict=True)
-               if n > 0.5 * area[r]]
+    ref_ids, res_ids, table = contingency(markers, result)
+    ref_area = table.sum(axis=1)[ref_ids > 0]
+    table = table[ref_ids > 0][:, res_ids > 0]
+    ref_ids, res_ids = ref_ids[ref_ids > 0], res_ids[res_ids > 0]
+    rows, cols = np.nonzero(table > 0.5 * ref_area[:, None])
+    matched = list(zip(ref_ids[rows].tolist(), res_ids[cols].tolist(), strict=True))
     per_res: dict[int, int] = {}
     for _, c in matched:
         per_res[c] = per_res.get(c, 0) + 1
