@@ -65,8 +65,8 @@ def stop_workers(batches: object, grace: float = 10.0) -> None:
     """End a DataLoader iterator's worker processes now, not when the iterator happens to be
     collected: the workers ignore SIGTERM (``ignore_signals_in_worker``), so a worker left
     running at exit is one that multiprocessing's exit handler cannot terminate, and the
-    process would wait for it forever (seen after a SIGTERM to a whole batch job). Workers
-    still alive after ``grace`` seconds are killed."""
+    process would wait for it forever (seen at the end of DIC-HeLa runs, finished or
+    stopped by SIGTERM). Workers still alive after ``grace`` seconds are killed."""
     shutdown = getattr(batches, "_shutdown_workers", None)
     if shutdown is not None:
         shutdown()
