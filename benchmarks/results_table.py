@@ -101,7 +101,7 @@ def _command(run: RunDir) -> str:
     return ""
 
 
-def trial_row(run: RunDir, hardware: str) -> list[str]:
+def trial_row(run: RunDir) -> list[str]:
     """One recipe trial: what trained, how, and its scores on the choosing frames (which
     chose the checkpoint and post-processing: the chosen setting's OP_CSB in postprocess.json,
     SEG and DET on arrays as in the search) and on the reporting frames (which chose nothing:
@@ -148,7 +148,7 @@ def main() -> None:
         print("| " + " | ".join(TRIAL_HEAD) + " |")
         print("|" + " --- |" * len(TRIAL_HEAD))
         for run in runs:
-            print("| " + " | ".join(trial_row(run, args.hardware)) + " |")
+            print("| " + " | ".join(trial_row(run)) + " |")
         return
     for head, pick, make in ((CTC_HEAD, lambda c: c.dataset != "ISBI2012", ctc_row),
                              (ISBI_HEAD, lambda c: c.dataset == "ISBI2012", isbi_row)):
