@@ -24,9 +24,9 @@ import torch
 from ctc_unet.data.ctc import open_ctc_dataset
 from ctc_unet.evaluation.det import det_measure
 from ctc_unet.evaluation.seg import seg_measure
-from ctc_unet.inference.predictor import load_predictor
 from ctc_unet.postprocess.instances import instances_from_probability
-from ctc_unet.training.rundir import RunDir
+from ctc_unet.rundir import RunDir
+from ctc_unet.workflow.predict import load_predictor
 
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 MIN_SIZES = (0, 100, 400, 800, 1600)

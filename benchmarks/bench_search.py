@@ -1,7 +1,7 @@
 """Cost of the end-of-training post-processing search: every candidate computed from scratch
 (the instance rule per threshold *and* minimum size) vs ``search_postprocess``, which computes
 the rule's objects once per threshold and reuses them for every minimum size (and scores with
-one bincount per frame, ``evaluation.seg.contingency``). Same scores.
+one bincount per frame, ``data.labels.contingency``). Same scores.
 
     python benchmarks/bench_search.py --run runs/t2-GTST \
         --data ../shared/data/DIC-C2DH-HeLa [--frames 4]
@@ -22,7 +22,7 @@ from ctc_unet.inference.tiling import predict_whole
 from ctc_unet.model.unet import UNet
 from ctc_unet.postprocess.instances import instances_from_probability
 from ctc_unet.postprocess.search import candidates, search_postprocess
-from ctc_unet.training.rundir import RunDir, load_checkpoint
+from ctc_unet.rundir import RunDir, load_checkpoint
 from ctc_unet.training.split import load_frames
 
 

@@ -25,8 +25,8 @@ from pathlib import Path
 from ctc_unet.config import load_config
 from ctc_unet.data.ctc import count_divisions, open_ctc_dataset, write_results
 from ctc_unet.evaluation.ctc import evaluate_ctc_sequence
-from ctc_unet.tracking.folder import read_mask_folder, track_folder
 from ctc_unet.tracking.linking import track_instances
+from ctc_unet.workflow.track import read_mask_folder, track_folder
 
 MEASURES = ("TRA", "DET", "CT", "TF", "BC(0)")
 
@@ -99,8 +99,8 @@ def predicted_instances(run_dir: Path, root: Path, only: list[str] | None = None
     """Untracked instance labels that the run's model predicts for every sequence of ``root``
     (or those in ``only``)."""
     from ctc_unet.device import resolve_device
-    from ctc_unet.inference.predictor import load_predictor
-    from ctc_unet.training.rundir import RunDir
+    from ctc_unet.rundir import RunDir
+    from ctc_unet.workflow.predict import load_predictor
 
     dataset = open_ctc_dataset(root)
     first = next(iter(dataset.sequences.values()))

@@ -22,8 +22,8 @@ import torch
 from ctc_unet.config import load_config
 from ctc_unet.data.synthetic import write_synthetic_dataset
 from ctc_unet.device import resolve_device
+from ctc_unet.rundir import RunDir
 from ctc_unet.training.loop import train
-from ctc_unet.training.rundir import RunDir
 
 SETUPS = {"paper (64 ch, 572 tile)": None, "cpu profile (16 ch, 316 tile)": "cpu"}
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from ctc_unet.training.rundir import RunDir
+from ctc_unet.rundir import RunDir
 from ctc_unet.training.split import load_frames
 from ctc_unet.training.validation import choose_postprocess
 

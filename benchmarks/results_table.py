@@ -21,8 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ctc_unet.training.rundir import RunDir
-from ctc_unet.training.split import Split
+from ctc_unet.rundir import RunDir, Split
 
 
 def minutes_and_iterations(run: RunDir) -> tuple[float, int]:

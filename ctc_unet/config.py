@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.resources
-import math
-import types
-import typing
 from dataclasses import dataclass, field
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -19,11 +16,8 @@ from typing import Any, Literal
 
 import yaml
 
-from ctc_unet.errors import CtcUnetError
-
-
-class ConfigError(CtcUnetError):
-    """A configuration file or value that is not valid."""
+from ctc_unet.config_io import build, merge, read_yaml
+from ctc_unet.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -86,31 +80,29 @@ class ModelConfig:
 @dataclass(frozen=True)
 class SplitConfig:
     """Which annotated frames train, which choose (checkpoint, post-processing) and which
-    report.
+    report, in terms relative to each dataset (no frame numbers).
 
-    With ``holdout_sequence``, frames ``>= holdout_from`` of that sequence are held out
-    (neither GT nor ST trains on them) and the ``holdout_gap`` frames before them are left out
-    too, since neighbouring frames are near-copies; held-out frames ``>= choose_from`` choose,
-    the others report. Each held-out frame is annotated by its GT, else its ST.
-    Without it, validation (= choosing) frames are GT frames: the sequences in
-    ``val_sequences``, else ``val_frames`` of the training sequences, else a ``val_fraction``
-    of their GT frames (spread over time); nothing is set apart for reporting.
+    Where two or more sequences are annotated, ``report_sequence`` (``auto``: the last of
+    them) is reported on whole and nothing of it trains or chooses: what the challenge's test
+    sequences do to a model. The last ``choose_fraction`` of the annotated frames of
+    ``holdout_sequence`` (``auto``: the last training sequence) choose; with no sequence to
+    report on, the ``report_fraction`` of annotated frames before them report. The
+    ``gap_frames`` frames before the held-out block are left out (neighbouring frames are
+    near-copies). A held-out frame is annotated by its GT, else its ST; neither trains.
     """
 
-    train_sequences: tuple[str, ...] = ()  # empty: every sequence with annotations
-    val_sequences: tuple[str, ...] = ()
-    val_frames: tuple[int, ...] = ()
-    val_fraction: float = 0.2
-    holdout_sequence: str = ""  # empty: no held-out block
-    holdout_from: int = 0
-    holdout_gap: int = 0
-    choose_from: int = 0
+    train_sequences: tuple[str, ...] = ()  # empty: every annotated sequence not reported on
+    report_sequence: str = "auto"  # auto, none, or a sequence name
+    holdout_sequence: str = "auto"  # auto, or a sequence name
+    choose_fraction: float = field(default=0.14, metadata={"range": (0.01, 0.9)})
+    report_fraction: float = field(default=0.26, metadata={"range": (0.01, 0.9)})
+    gap_frames: int = field(default=4, metadata={"range": (0, 10**4)})
 
     def __post_init__(self) -> None:
-        if self.holdout_sequence and not self.holdout_from < self.choose_from:
-            raise ConfigError(f"split: choose_from ({self.choose_from}) must be greater than "
-                              f"holdout_from ({self.holdout_from}) so that some held-out frames "
-                              "report")
+        if self.choose_fraction + self.report_fraction >= 1.0:
+            raise ConfigError(f"choose_fraction + report_fraction "
+                              f"({self.choose_fraction} + {self.report_fraction}) must be "
+                              "below 1 so that some frames train")
 
 
 @dataclass(frozen=True)
@@ -149,7 +141,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if not all(0.0 <= b < 1.0 for b in self.adam_betas):
-            raise ConfigError(f"train.adam_betas: each must lie in [0, 1), got "
+            raise ConfigError(f"adam_betas: each must lie in [0, 1), got "
                               f"{list(self.adam_betas)}")
 
 
@@ -221,131 +213,6 @@ class Config:
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
 
-def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
-
-
-def _convert(value: Any, tp: Any, where: str) -> Any:
-    """Check ``value`` against the annotation ``tp`` and convert it (lists -> tuples,
-    mappings -> dataclasses)."""
-    origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
-        return _build(tp, value, where)
-    if origin is Literal:
-        choices = typing.get_args(tp)
-        if value not in choices:
-            raise ConfigError(f"{where}: must be one of {', '.join(map(str, choices))}; "
-                              f"got {value!r}")
-        return value
-    if origin in (typing.Union, types.UnionType):
-        errors = []
-        for arg in typing.get_args(tp):
-            if arg is type(None) and value is None:
-                return None
-            try:
-                return _convert(value, arg, where)
-            except ConfigError as exc:
-                errors.append(str(exc))
-        raise ConfigError(errors[0])
-    if origin is tuple and len(typing.get_args(tp)) == 2 and typing.get_args(tp)[1] is ...:
-        item = typing.get_args(tp)[0]
-        if not isinstance(value, list | tuple):
-            raise ConfigError(f"{where}: expected a list, got {value!r}")
-        if item is str:  # YAML reads 01 as 1: keep sequence names as written
-            value = [f"{v:02d}" if isinstance(v, int) and not isinstance(v, bool) else v
-                     for v in value]
-        return tuple(_convert(v, item, f"{where}[{i}]") for i, v in enumerate(value))
-    if origin is tuple:
-        args = typing.get_args(tp)
-        if not isinstance(value, list | tuple) or len(value) != len(args):
-            raise ConfigError(f"{where}: expected a list of {len(args)} values, got {value!r}")
-        return tuple(_convert(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args,
-                                                                                      strict=True)))
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true or false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
-        return value
-    raise ConfigError(f"{where}: unsupported type {_type_name(tp)}")  # pragma: no cover
-
-
-def _child(where: str, key: str) -> str:
-    """``FILE: section.key``: the file once, then the dotted key."""
-    return f"{where} {key}" if where.endswith(":") else f"{where}.{key}"
-
-
-def _build(cls: type, data: dict[str, Any], where: str) -> Any:
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    unknown = [k for k in data if k not in names]
-    if unknown:
-        import difflib
-
-        key = unknown[0]
-        close = difflib.get_close_matches(str(key), names, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(names)})"
-        raise ConfigError(f"{where.rstrip(':')}: unknown key {key!r}{hint}")
-    kwargs = {k: _convert(v, hints[k], _child(where, k)) for k, v in data.items()}
-    obj = cls(**kwargs)
-    _check_ranges(obj, where)
-    return obj
-
-
-def _numbers(v: Any) -> list[float]:
-    if isinstance(v, bool):
-        return []
-    if isinstance(v, int | float):
-        return [v]
-    if isinstance(v, tuple) and all(isinstance(x, int | float) and not isinstance(x, bool)
-                                    for x in v):
-        return list(v)
-    return []
-
-
-def build_section(cls: type, data: dict[str, Any], where: str) -> Any:
-    """A config section (e.g. PostprocessConfig) from a mapping, with the checks of a config
-    file; ``where`` names the source in errors."""
-    return _build(cls, data, where)
-
-
-def _check_ranges(obj: Any, where: str) -> None:
-    """Every number finite; probabilities in [0, 1]; ``range`` (inclusive) and ``gt``
-    (exclusive lower bound) from the field metadata; no negatives unless the field is a
-    ``*_range``; a pair ``(low, high)`` in order."""
-    for f in dataclasses.fields(obj):
-        v = getattr(obj, f.name)
-        name = _child(where, f.name)
-        values = _numbers(v)
-        if any(not math.isfinite(x) for x in values):
-            raise ConfigError(f"{name}: must be a finite number, got {v}")
-        if (f.name.endswith("_prob") or f.name.endswith("_fraction")) and not 0.0 <= v <= 1.0:
-            raise ConfigError(f"{name}: a probability must lie in [0, 1], got {v}")
-        bounds = f.metadata.get("range")
-        if bounds and not all(bounds[0] <= x <= bounds[1] for x in values):
-            raise ConfigError(f"{name}: must lie in [{bounds[0]}, {bounds[1]}], got {v}")
-        low = f.metadata.get("gt")
-        if low is not None and not all(x > low for x in values):
-            raise ConfigError(f"{name}: must be greater than {low}, got {v}")
-        if any(x < 0 for x in values) and not f.name.endswith("_range"):
-            raise ConfigError(f"{name}: must not be negative, got {v}")
-        if isinstance(v, tuple) and len(values) == 2 == len(v) and values[0] > values[1] and (
-                f.name.endswith(("_range", "_area"))):
-            raise ConfigError(f"{name}: expected [low, high] with low <= high, got {list(v)}")
-
-
 def _check_tiles(cfg: Config, where: str) -> None:
     """Tile sizes that the unpadded network of ``model.depth`` can take (0 = automatic)."""
     from ctc_unet.model.geometry import TileSizeError, output_size
@@ -360,59 +227,6 @@ def _check_tiles(cfg: Config, where: str) -> None:
             raise ConfigError(f"{where}: {section}.tile_size: {exc}") from None
 
 
-def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """Recursive dict merge: ``over`` wins; nested mappings are merged key by key."""
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
-MAX_YAML_BYTES = 1 << 20  # a configuration is a few KB; anything larger is a wrong file
-
-
-class _PlainLoader(yaml.SafeLoader):
-    """yaml.SafeLoader without anchors and aliases: a configuration never needs them, and they
-    allow self-referencing structures and exponential expansion ("billion laughs")."""
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            mark = self.peek_event().start_mark
-            raise ConfigError(f"line {mark.line + 1}: YAML aliases (*name) are not allowed in "
-                              "a configuration")
-        return super().compose_node(parent, index)
-
-
-def read_yaml(path: Path | Traversable) -> dict[str, Any]:
-    """A YAML mapping from ``path``; ConfigError when missing, too large, not text, malformed,
-    using aliases, or not a mapping."""
-    path = Path(path) if isinstance(path, str) else path
-    if not path.is_file():
-        raise ConfigError(f"{path}: configuration file not found")
-    raw = path.read_bytes()
-    if len(raw) > MAX_YAML_BYTES:
-        raise ConfigError(f"{path}: {len(raw)} bytes is too large for a configuration file "
-                          f"(limit {MAX_YAML_BYTES})")
-    try:
-        text = raw.decode("utf-8")
-        if "\x00" in text:
-            raise UnicodeDecodeError("utf-8", raw, text.index("\x00"), text.index("\x00") + 1,
-                                     "NUL byte")
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a text file (a YAML configuration is UTF-8 text)"
-                          ) from None
-    try:
-        data = yaml.load(text, Loader=_PlainLoader) or {}
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-    except yaml.YAMLError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigError(f"{path}: not valid YAML ({first})") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    return data
-
-
 def config_dir() -> Traversable:
     """The shipped YAML files (``configs/`` of the source tree, packaged as ctc_unet/configs;
     read through importlib.resources so that a zipped wheel works too)."""
@@ -421,7 +235,7 @@ def config_dir() -> Traversable:
 
 def from_dict(data: dict[str, Any], where: str = "config") -> Config:
     """Build a validated Config from a plain mapping (tile sizes checked against the depth)."""
-    cfg = _build(Config, data, f"{where}:")
+    cfg = build(Config, data, f"{where}:")
     _check_tiles(cfg, where)
     return cfg
 
@@ -457,7 +271,7 @@ def load_config(dataset: str | None = None, extra: Path | None = None,
         layers.append(("overrides", overrides))
     merged: dict[str, Any] = {}
     for where, layer in layers:
-        _build(Config, layer, f"{where}:")  # each layer alone must use known keys and types
+        build(Config, layer, f"{where}:")  # each layer alone must use known keys and types
         merged = merge(merged, layer)
     return from_dict(merged, "config")
 

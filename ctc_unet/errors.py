@@ -7,6 +7,10 @@ class CtcUnetError(Exception):
     """An error caused by the user's input (data, names, options), not by a bug."""
 
 
+class ConfigError(CtcUnetError):
+    """A configuration file or value that is not valid."""
+
+
 class DataError(CtcUnetError):
     """A dataset file or folder is missing, unreadable or inconsistent."""
 

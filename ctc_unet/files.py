@@ -11,6 +11,8 @@ colleague on a shared cluster could not read the results).
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import logging
 import os
 import re
@@ -26,7 +28,7 @@ logger = logging.getLogger(__name__)
 STALE_AFTER_S = 24 * 3600  # staging of another host is removed only when this old
 _STAGING_RE = re.compile(r"^\..+\.(?:tmp-)?(?P<host>[A-Za-z0-9_.-]+?)-(?P<pid>\d+)-[^.]+"
                          r"(?:\.part)?$")
-_OLD_RE = re.compile(r"^\..+\.old-(?P<pid>\d+)$")
+_OLD_RE = re.compile(r"^\..+\.old-(?P<pid>\d+)(?:-[0-9a-f]+)?$")
 
 
 def _host() -> str:
@@ -90,16 +92,52 @@ def write_text_atomic(path: Path, text: str) -> None:
     atomic_write(Path(path), lambda p: p.write_text(text))
 
 
-def replace_dir(staging: Path, final: Path) -> Path:
-    """Move a completely written folder into place, replacing an older one at ``final``."""
-    old = None
-    if final.exists():
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
-        os.replace(final, old)
-    os.replace(staging, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-    return final
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``folder`` itself (no lock file is left behind); a no-op
+    where the file system refuses locks."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        yield
+        return
+    try:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def replace_dir(staging: Path, final: Path, attempts: int = 50) -> Path:
+    """Move a completely written folder into place, replacing an older one at ``final``.
+
+    Safe against another process publishing the same ``final`` at the same time (two batch
+    jobs with one ``--out``): the swap holds a lock on the parent folder, and where locks do
+    not work, a rename that another publisher overtook is retried. The last complete writer
+    wins, neither fails, and no staging or old copy is left behind.
+    """
+    final = Path(final)
+    with _folder_lock(final.parent):
+        for _ in range(attempts):
+            old = final.with_name(f".{final.name}.old-{os.getpid()}-{os.urandom(3).hex()}")
+            try:
+                os.replace(final, old)
+            except FileNotFoundError:
+                old = None
+            try:
+                os.replace(staging, final)
+            except OSError as exc:  # another publisher put a folder there in between
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST) or not final.exists():
+                    raise
+                if old is not None:
+                    shutil.rmtree(old, ignore_errors=True)
+                continue
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+            return final
+    raise OSError(errno.EBUSY, f"{final}: could not be replaced ({attempts} attempts while "
+                  "other processes kept publishing it)")
 
 
 def make_staging_dir(final: Path) -> Path:

@@ -151,3 +151,66 @@ def contour_overlay(image: np.ndarray, reference: np.ndarray | None, result: np.
     fig, ax = plt.subplots(figsize=(7, 7))
     _panel(ax, rgb, title or "green: ground truth, magenta: prediction")
     return save_figure(fig, path)
+
+
+def lineage_rows(tracks: Sequence[tuple[int, int, int, int]]) -> dict[int, float]:
+    """Row of each track in a lineage plot: tracks ``(label, begin, end, parent)``, trees
+    laid out depth-first (roots by begin frame), each leaf on the next row and a mother
+    between her daughters, so that a tree reads as a dendrogram over time."""
+    children: dict[int, list[tuple[int, int]]] = {}
+    labels = {t[0] for t in tracks}
+    for label, begin, _, parent in tracks:
+        if parent and parent in labels:
+            children.setdefault(parent, []).append((begin, label))
+    rows: dict[int, float] = {}
+    next_row = 0.0
+
+    def place(label: int) -> float:
+        nonlocal next_row
+        kids = sorted(children.get(label, []))
+        if not kids:
+            rows[label], next_row = next_row, next_row + 1.0
+        else:
+            rows[label] = float(np.mean([place(k) for _, k in kids]))
+        return rows[label]
+
+    stack = sorted((b, lab) for lab, b, _, p in tracks if not (p and p in labels))
+    for _, root in stack:
+        place(root)
+    return rows
+
+
+def lineage_plot(panels: Sequence[tuple[str, Sequence[tuple[int, int, int, int]]]],
+                 path: Path, title: str) -> Path:
+    """Lineage trees of tracks ``(label, begin, end, parent)`` over time, one panel per
+    (name, tracks): a track is a line from its first to its last frame, a division a dot
+    where two or more daughters branch off, a single daughter (a gap the tracker bridged)
+    a dashed link."""
+    plt = _pyplot()
+    height = max(3.0, 0.12 * max((len(t) for _, t in panels), default=1))
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), min(height, 30)),
+                             squeeze=False)
+    for ax, (name, tracks) in zip(axes[0], panels, strict=True):
+        rows = lineage_rows(tracks)
+        ends = {t[0]: t[2] for t in tracks}
+        n_children: dict[int, int] = {}
+        for _, _, _, parent in tracks:
+            if parent in ends:
+                n_children[parent] = n_children.get(parent, 0) + 1
+        for label, begin, end, parent in tracks:
+            y = rows[label]
+            ax.plot([begin, end + 1], [y, y], lw=1.2, color="tab:blue")
+            if parent in ends:
+                x = ends[parent] + 1
+                style = "-" if n_children[parent] >= 2 else "--"
+                ax.plot([x, x, begin], [rows[parent], y, y], style, lw=0.8, color="tab:gray")
+        for parent, n in n_children.items():
+            if n >= 2:
+                ax.plot(ends[parent] + 1, rows[parent], "o", ms=4, color="tab:red")
+        divisions = sum(n >= 2 for n in n_children.values())
+        ax.set_title(f"{name}: {len(tracks)} tracks, {divisions} divisions")
+        ax.set_xlabel("frame")
+        ax.set_yticks([])
+        ax.invert_yaxis()
+    fig.suptitle(title)
+    return save_figure(fig, path)

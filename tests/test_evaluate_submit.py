@@ -21,10 +21,10 @@ from ctc_unet.config import load_config
 from ctc_unet.device import resolve_device
 from ctc_unet.errors import CtcUnetError
 from ctc_unet.evaluation.isbi import isbi_measures
+from ctc_unet.rundir import RunDir
 from ctc_unet.submission.package import package_submission
 from ctc_unet.submission.wheel import build_wheel, pinned_requirements
 from ctc_unet.training.loop import train
-from ctc_unet.training.rundir import RunDir
 
 runner = CliRunner()
 
@@ -92,9 +92,10 @@ def test_isbi_measures():
 
 
 def test_evaluate_isbi_with_and_without_tta(tmp_path):
-    root = write_isbi(tmp_path / "ISBI2012")
+    root = write_isbi(tmp_path / "ISBI2012", n=4)
     run = RunDir(tmp_path / "isbi-run")
-    split = {"split": {"holdout_from": 1, "holdout_gap": 0, "choose_from": 2}}  # 3 slices
+    # 4 slices: 0 trains, 1 reports, 2-3 choose
+    split = {"split": {"gap_frames": 0, "choose_fraction": 0.3, "report_fraction": 0.3}}
     train(root, run, load_config("ISBI2012", overrides={**TINY_OVERRIDES, **split}), "cpu")
     result = runner.invoke(app, ["evaluate", str(run.root), "--data", str(root), "--device",
                                  "cpu"])

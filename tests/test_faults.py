@@ -81,18 +81,6 @@ def check_contract(case: Case, result, before_in, before_out) -> None:
 # --------------------------------------------------------------------------- building blocks
 
 
-@pytest.fixture
-def data(synthetic_root: Path, tmp_path: Path) -> Path:
-    """A private copy of the synthetic dataset (cases corrupt it)."""
-    return Path(shutil.copytree(synthetic_root, tmp_path / "Synthetic-C2DH"))
-
-
-@pytest.fixture
-def run(tiny_run: Path, tmp_path: Path) -> Path:
-    """A private copy of the tiny trained run directory."""
-    return Path(shutil.copytree(tiny_run, tmp_path / "run"))
-
-
 def result_folder(data: Path, tmp_path: Path) -> Path:
     """A valid CTC result of sequence 01 (its own TRA markers), in ``tmp/res/01_RES``."""
     res = tmp_path / "res" / "01_RES"
@@ -366,9 +354,9 @@ def case_nan_frame_predict(data, run, tmp_path):
 
 
 def case_inf_frame_train(data, run, tmp_path):
-    _float_frame(data, 4, np.inf)
+    _float_frame(data, 2, np.inf)  # a training frame (0-3 of 01 train)
     case = train_args(data, tmp_path, {})
-    case.names = ["t004.tif", "inf"]
+    case.names = ["t002.tif", "inf"]
     return case
 
 
@@ -462,7 +450,7 @@ def _raise_signal_on_call(n: int, sig=None):
 
 
 def test_sigterm_during_prediction_removes_everything_staged(data, run, tmp_path, monkeypatch):
-    from ctc_unet.inference.predictor import Predictor
+    from ctc_unet.workflow.predict import Predictor
 
     out = tmp_path / "out"
     monkeypatch.setattr(Predictor, "instances", _raise_signal_on_call(4)(Predictor.instances))
@@ -485,7 +473,7 @@ def test_sigterm_during_the_postprocessing_search_checkpoints(data, tmp_path, mo
                         _raise_signal_on_call(1)(loop.choose_postprocess))
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert "CHECKPOINTED on SIGTERM at iteration 20/20" in result.stderr
+    assert "CHECKPOINTED on SIGTERM at iteration 40/40" in result.stderr
     assert "received SIGTERM: checkpoint saved" in (rd / "train.log").read_text()
     assert not (rd / "postprocess.json").exists()
     assert '"interrupted"' in (rd / "status.json").read_text()
@@ -518,7 +506,7 @@ def test_sigkill_at_ten_random_moments_then_resume(synthetic_root, tmp_path):
     import sys
     import time
 
-    from ctc_unet.training.rundir import RunDir, load_checkpoint
+    from ctc_unet.rundir import RunDir, load_checkpoint
 
     over = {**TINY_OVERRIDES, "train": {**TINY_OVERRIDES["train"], "iterations": 100000,
                                         "log_every": 2, "checkpoint_every": 3, "val_every": 7,
@@ -567,8 +555,8 @@ def test_sigkill_at_ten_random_moments_then_resume(synthetic_root, tmp_path):
 
 def test_stale_staging_of_a_killed_run_is_removed_on_resume(synthetic_root, tmp_path, caplog):
     from ctc_unet.config import load_config
+    from ctc_unet.rundir import RunDir
     from ctc_unet.training.loop import train
-    from ctc_unet.training.rundir import RunDir
 
     run = RunDir(tmp_path / "r")
     cfg = load_config(None, overrides={**TINY_OVERRIDES, "train": {

@@ -19,7 +19,6 @@ from ctc_unet.evaluation.det import det_measure, detection_counts
 from ctc_unet.evaluation.isbi import isbi_measures, rand_info_scores, thin_borders
 from ctc_unet.postprocess.search import search_postprocess
 from ctc_unet.tracking.overlap import track
-from ctc_unet.training.split import Split, make_split
 
 runner = CliRunner()
 
@@ -116,6 +115,25 @@ def test_clipped_tracks_keep_labels_and_drop_outside_parents():
     assert clipped[4] == TrackRecord(4, 2, 3, 3)  # divided inside the block: parent kept
 
 
+def test_linking_benchmark_measures_are_py_ctcmetrics_own(synthetic_root, tmp_path):
+    """LNK, BIO(0), OP_CLB(0) and CHOTA as py-ctcmetrics computes them for the same folders,
+    and OP_CLB(0) = (LNK + BIO(0)) / 2, BIO(0) = the mean of CT, TF, BC(0) (and CCA when
+    defined), as the Cell Linking Benchmark defines them."""
+    from ctc_metrics.scripts.evaluate import evaluate_sequence
+
+    _imperfect_results(synthetic_root, tmp_path)
+    ours = evaluate_ctc_sequence(tmp_path / "01_RES", synthetic_root / "01_GT")
+    theirs = evaluate_sequence(str(tmp_path / "01_RES"), str(synthetic_root / "01_GT"),
+                               metrics=["DET", "TRA", "LNK", "CT", "TF", "BC", "CCA", "BIO",
+                                        "CHOTA"])  # LNK needs DET or TRA asked for
+    for key in ("LNK", "BIO(0)", "OP_CLB(0)", "CHOTA"):
+        assert ours[key] == pytest.approx(theirs[key], abs=1e-12), key
+    parts = [ours[k] for k in ("CT", "TF", "BC(0)", "CCA") if k in ours]
+    assert ours["BIO(0)"] == pytest.approx(sum(parts) / len(parts))
+    assert ours["OP_CLB(0)"] == pytest.approx((ours["LNK"] + ours["BIO(0)"]) / 2)
+    assert 0.0 < ours["LNK"] < 1.0 and 0.0 < ours["CHOTA"] < 1.0  # the errors cost links
+
+
 def test_a_block_is_scored_as_its_own_sequence(synthetic_root, tmp_path):
     _imperfect_results(synthetic_root, tmp_path)
     whole = evaluate_ctc_sequence(tmp_path / "01_RES", synthetic_root / "01_GT")
@@ -126,19 +144,6 @@ def test_a_block_is_scored_as_its_own_sequence(synthetic_root, tmp_path):
     assert block["DET"] == pytest.approx(1.0) and whole["DET"] < 1.0  # the errors are in 2-5
     # CCA needs complete cell cycles (a track from division to division): none here
     assert {"CT", "TF", "BC(0)", "divisions", "divisions_ref"} <= set(whole)
-
-
-def test_holdout_split_keeps_choosing_reporting_and_training_apart(synthetic_root):
-    cfg = load_config(None, overrides={"targets": {"source": "GT+ST"}, "split": {
-        "holdout_sequence": "01", "holdout_from": 6, "holdout_gap": 1, "choose_from": 8}})
-    split = make_split(open_ctc_dataset(synthetic_root), cfg)
-    assert [(r.t, r.source) for r in split.val] == [(8, "ST"), (9, "ST")]
-    assert [(r.t, r.source) for r in split.report] == [(6, "ST"), (7, "GT")]
-    assert max(r.t for r in split.train if r.sequence == "01") == 4  # frame 5 is the gap
-    assert Split.from_json(split.to_json()) == split
-    with pytest.raises(Exception, match="choose_from"):
-        load_config(None, overrides={"split": {"holdout_sequence": "01", "holdout_from": 6,
-                                               "choose_from": 6}})
 
 
 def test_search_punishes_false_positives_when_markers_are_known():
@@ -166,8 +171,21 @@ def test_evaluate_prints_biological_measures_and_divisions(tiny_run, synthetic_r
     assert all(r["block"] == "2-8" for r in rows)
 
 
-def test_evaluate_report_needs_a_holdout(tiny_run, synthetic_root):
-    result = runner.invoke(app, ["evaluate", str(tiny_run), "--data", str(synthetic_root),
+def test_evaluate_report_scores_the_reporting_sequence_whole(run, synthetic_root, tmp_path):
+    result = runner.invoke(app, ["evaluate", str(run), "--data", str(synthetic_root),
+                                 "--frames", "report", "--out", str(tmp_path / "e"),
+                                 "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads((tmp_path / "e" / "evaluation.json").read_text())
+    assert [(r["sequence"], r["block"]) for r in rows] == [("02", "all")]
+    assert (tmp_path / "e" / "lineage_02.png").stat().st_size > 1000
+
+
+def test_evaluate_report_needs_a_run_that_set_frames_apart(run, synthetic_root):
+    split = json.loads((run / "split.json").read_text())
+    split["report"], split["report_sequences"] = [], []  # a run from before the protocol
+    (run / "split.json").write_text(json.dumps(split))
+    result = runner.invoke(app, ["evaluate", str(run), "--data", str(synthetic_root),
                                  "--frames", "report", "--device", "cpu"])
     assert result.exit_code == 1 and "reporting" in result.stderr
 
@@ -192,7 +210,8 @@ def test_evaluate_probability_stack_against_labels(tmp_path):
 def test_overlap_table_is_the_same_for_small_and_large_label_values():
     """contingency() counts label pairs with one bincount for small labels and with np.unique
     for large ones; SEG and DET are the same either way."""
-    from ctc_unet.evaluation.seg import contingency, seg_scores
+    from ctc_unet.data.labels import contingency
+    from ctc_unet.evaluation.seg import seg_scores
 
     rng = np.random.default_rng(1)
     ref = rng.integers(0, 6, (64, 64))
@@ -203,3 +222,14 @@ def test_overlap_table_is_the_same_for_small_and_large_label_values():
     assert np.array_equal(a[2], b[2]) and np.array_equal(a[0] * 70001, b[0])
     assert np.allclose(seg_scores(ref, res), seg_scores(big_ref, big_res))
     assert detection_counts(ref, res) == detection_counts(big_ref, big_res)
+
+
+def test_lineage_rows_put_a_mother_between_her_daughters():
+    from ctc_unet.plots import lineage_rows
+
+    tracks = [(1, 0, 4, 0), (2, 5, 9, 1), (3, 5, 9, 1), (4, 0, 9, 0), (5, 2, 3, 0),
+              (6, 5, 9, 5)]  # 1 divides into 2 and 3; 5 continues as 6 after a gap
+    rows = lineage_rows(tracks)
+    assert rows[2] < rows[1] < rows[3] and rows[1] == (rows[2] + rows[3]) / 2
+    assert rows[5] == rows[6]  # a single daughter stays on her mother's row
+    assert sorted(set(rows.values())) == [0.0, 0.5, 1.0, 2.0, 3.0]  # leaves on rows 0-3

@@ -92,7 +92,7 @@ def test_second_trainer_on_a_locked_run_dir_fails_cleanly(synthetic_root, tmp_pa
     run = tmp_path / "locked"
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; "
-         "from ctc_unet.training.rundir import RunDir, RunLock; "
+         "from ctc_unet.rundir import RunDir, RunLock; "
          "RunLock(RunDir(sys.argv[1])).__enter__(); print('locked', flush=True); "
          "time.sleep(120)", str(run)], stdout=subprocess.PIPE, text=True)
     try:

@@ -19,10 +19,14 @@ from ctc_unet.targets.borders import two_class_target
 runner = CliRunner()
 
 
-def test_training_saved_a_postprocess_choice(tiny_run):
+def test_training_saved_the_best_postprocess_of_its_grid_on_the_choosing_frames(tiny_run):
     chosen = json.loads((tiny_run / "postprocess.json").read_text())
-    assert 0.3 <= chosen["threshold"] <= 0.8 and chosen["min_size"] >= 0
     assert len(chosen["grid"]) > 10
+    assert chosen["score"] == max(g["score"] for g in chosen["grid"])
+    assert any(chosen["score"] > g["score"] for g in chosen["grid"])  # the choice mattered
+    split = json.loads((tiny_run / "split.json").read_text())
+    assert chosen["frames"] == [f"{r['sequence']}:{r['t']} ({r['source']})"
+                                for r in split["val"]]
 
 
 def test_predict_writes_valid_ctc_results(tiny_run, synthetic_root, tmp_path):
@@ -108,7 +112,7 @@ def test_search_picks_a_seeded_watershed_where_borders_have_gaps(tmp_path):
     # predict takes the chosen rule from postprocess.json
     import json
 
-    from ctc_unet.training.rundir import RunDir
+    from ctc_unet.rundir import RunDir
 
     run = RunDir(tmp_path)
     run.postprocess.write_text(json.dumps({k: best[k] for k in (

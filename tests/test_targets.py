@@ -8,9 +8,9 @@ from scipy import ndimage as ndi
 
 from ctc_unet.config import TargetConfig, load_config
 from ctc_unet.data.ctc import open_ctc_dataset
-from ctc_unet.data.frames import load_frame, training_frames
 from ctc_unet.targets.borders import separation_borders
 from ctc_unet.targets.cache import cached_targets, make_targets, target_key
+from ctc_unet.targets.frames import load_frame, training_frames
 from ctc_unet.targets.ignore import unannotated_mask
 from ctc_unet.targets.weights import NEGLIGIBLE, class_weights, weight_map
 

@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 from ctc_unet.cli.app import app
 from ctc_unet.config import ConfigError, TrainConfig, load_config
 from ctc_unet.model.unet import UNet
+from ctc_unet.rundir import RunDir, load_checkpoint
 from ctc_unet.training.loop import train
 from ctc_unet.training.loss import weighted_cross_entropy
-from ctc_unet.training.rundir import RunDir, load_checkpoint
 from ctc_unet.training.samples import TrainingSamples
 from ctc_unet.training.schedule import make_optimizer
 from ctc_unet.training.split import load_frames

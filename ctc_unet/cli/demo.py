@@ -13,6 +13,8 @@ from ctc_unet.cli.options import DeviceOption, user_errors
 
 logger = logging.getLogger(__name__)
 
+DEMO_FRAMES = 20  # per sequence: 01's first 13 train, 17-19 choose, 02 reports
+
 
 @user_errors
 def demo(
@@ -26,7 +28,8 @@ def demo(
 ) -> None:
     """Run the main job on embedded synthetic data: generate a small CTC-format dataset
     (2 sequences, touching and dividing cells), inspect it, train a small U-Net (about a
-    minute on a CPU), predict and track, evaluate (SEG, DET, TRA) and package a submission."""
+    minute on a CPU) on sequence 01, predict and track, evaluate (SEG, DET, TRA; sequence 02
+    is the one nothing trained on) and package a submission."""
     from dataclasses import replace
 
     from ctc_unet.cli.logsetup import add_log_file, is_interactive
@@ -36,16 +39,16 @@ def demo(
     from ctc_unet.data.synthetic import write_synthetic_dataset
     from ctc_unet.device import resolve_device
     from ctc_unet.evaluation.report import write_report
-    from ctc_unet.evaluation.runs import evaluate_ctc_run
+    from ctc_unet.rundir import RunDir
     from ctc_unet.submission.package import package_submission
     from ctc_unet.training.loop import train
-    from ctc_unet.training.rundir import RunDir
+    from ctc_unet.workflow.evaluate import evaluate_ctc_run
 
     data = out / "data" / "Synthetic-C2DH"
     if data.exists():
         logger.info("using the synthetic dataset already at %s", data)
     else:
-        write_synthetic_dataset(data, seed=seed)
+        write_synthetic_dataset(data, seed=seed, n_frames=DEMO_FRAMES)
     print_report(inspect_path(data))
 
     run = RunDir(out / "runs" / "synthetic-demo")

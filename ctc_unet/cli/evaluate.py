@@ -45,40 +45,9 @@ def evaluate(
     JSON and CSV, with overlay PNGs of prediction and reference contours."""
     from ctc_unet.cli.logsetup import is_interactive
     from ctc_unet.cli.render import print_rows
-    from ctc_unet.data.isbi import is_isbi_folder
-    from ctc_unet.data.locate import resolve_dataset
     from ctc_unet.device import resolve_device
-    from ctc_unet.errors import CtcUnetError
-    from ctc_unet.evaluation.report import write_report
-    from ctc_unet.evaluation.runs import (
-        evaluate_ctc_run,
-        evaluate_isbi_files,
-        evaluate_isbi_run,
-        frame_selection,
-    )
-    from ctc_unet.training.rundir import RunDir
+    from ctc_unet.workflow.evaluate import evaluate_path
 
-    if path.is_file():
-        if gt is None or not gt.is_file():
-            raise CtcUnetError(f"{path}: give --gt LABELS.tif, the label stack to score "
-                               "this probability stack against")
-        block = None if frames == "all" else frame_selection(None, frames, ["-"])["-"][0]
-        rows = evaluate_isbi_files(path, gt, block)
-        print_rows(rows, write_report(rows, out or path.parent / "evaluation"))
-        return
-    run = RunDir(path)
-    is_run = run.config.is_file()
-    if is_run and data is None:
-        raise CtcUnetError(f"{path} is a run directory: give --data DATASET to predict and "
-                           "evaluate")
-    if not is_run and gt is None:
-        raise CtcUnetError(f"{path}: give --gt DATASET_DIR with the XX_GT folders (or pass a "
-                           "run directory with --data)")
-    root = resolve_dataset(data, data_dir)[0] if is_run else Path(gt)
-    if is_run and is_isbi_folder(root):
-        rows = evaluate_isbi_run(run, root, resolve_device(device))
-        dest = out or run.root / "evaluation" / root.name
-    else:
-        rows, dest = evaluate_ctc_run(run if is_run else None, Path(path), root, sequence, frames,
-                                      out, resolve_device(device), is_interactive())
-    print_rows(rows, write_report(rows, dest))
+    rows, written = evaluate_path(path, gt, data, list(sequence or []), frames, out,
+                                  resolve_device(device), data_dir, is_interactive())
+    print_rows(rows, written)

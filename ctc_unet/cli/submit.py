@@ -7,20 +7,25 @@ from typing import Annotated
 
 import typer
 
-from ctc_unet.cli.options import DeviceOption, user_errors
+from ctc_unet.cli.options import DataDirOption, DeviceOption, user_errors
 
 
 @user_errors
 def submit(
     run_dirs: Annotated[list[Path], typer.Argument(
         help="Run directories, one per dataset (each run's config names its dataset).")],
-    data: Annotated[Path, typer.Option(
-        "--data", help="Challenge data: a folder holding <DATASET>/ folders (e.g. "
-        "<data root>/challenge), or the dataset's own folder when there is one run.")],
     team: Annotated[str, typer.Option("--team", help="Team name (letters, digits, - and _).")],
+    data: Annotated[str | None, typer.Option(
+        "--data", help="Challenge data: a folder holding <DATASET>/ folders, the dataset's own "
+        "folder (one run), or a dataset name; default: each run's dataset under the data "
+        "root (its challenge copy, see --challenge).")] = None,
     out: Annotated[Path, typer.Option("--out", help="Where the package and zip go.")]
     = Path("submissions"),
     device: DeviceOption = "auto",
+    challenge: Annotated[bool, typer.Option(
+        "--challenge/--training", help="With a dataset name (or no --data): its challenge "
+        "sequences (default) or its training sequences.")] = True,
+    data_dir: DataDirOption = None,
     wheel: Annotated[Path | None, typer.Option(
         "--wheel", exists=True, dir_okay=False, help="A ctc-unet wheel to package (default: "
         "built with pip wheel from the source tree, else packed from the installed copy).")]
@@ -32,11 +37,11 @@ def submit(
     README, and zip it all. Nothing is written unless everything succeeds."""
     from ctc_unet.cli.logsetup import is_interactive
     from ctc_unet.device import resolve_device
+    from ctc_unet.rundir import RunDir
     from ctc_unet.submission.package import package_submission
-    from ctc_unet.training.rundir import RunDir
 
     folder, archive = package_submission([RunDir(r) for r in run_dirs], data, team, out,
-                                         resolve_device(device), is_interactive(),
-                                         wheel)
+                                         resolve_device(device), is_interactive(), wheel,
+                                         data_dir, challenge)
     typer.echo(str(folder))
     typer.echo(str(archive))

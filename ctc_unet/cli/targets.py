@@ -39,11 +39,11 @@ def targets(
     import numpy as np
 
     from ctc_unet.config import load_config
-    from ctc_unet.data.frames import annotated_frame
     from ctc_unet.data.locate import resolve_dataset
     from ctc_unet.model.geometry import output_size
     from ctc_unet.plots import target_figures
     from ctc_unet.targets.cache import make_targets
+    from ctc_unet.targets.frames import annotated_frame
     from ctc_unet.training.augment import make_augmentation
 
     root, name = resolve_dataset(dataset, data_dir)

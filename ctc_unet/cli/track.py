@@ -24,9 +24,7 @@ def track(
     """Link instance masks over time by global assignment (gap closing, divisions accepted
     only when they look like divisions, fragments merged) and write a CTC result that
     py-ctcmetrics validates; nothing is written on any error."""
-    from ctc_unet.config import load_config
-    from ctc_unet.tracking.folder import track_folder
+    from ctc_unet.api import track as track_masks
 
-    cfg = load_config(None, config)
-    folder, n_tracks, n_div = track_folder(masks, out, cfg.tracking)
+    folder, n_tracks, n_div = track_masks(masks, out, config=config)
     typer.echo(f"{folder}: {n_tracks} tracks, {n_div} divisions")

@@ -22,16 +22,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import tifffile
 
+from ctc_unet.data.images import check_labels, read_tiff, squeeze_2d, tiff_header, write_label_tiff
 from ctc_unet.errors import DataError
 from ctc_unet.files import atomic_write, staged_dir
 
 logger = logging.getLogger(__name__)
 
-FRAME_RE = re.compile(r"^t(\d{3,4})\.tiff?$")
-SEG_RE = re.compile(r"^man_seg(\d{3,4})\.tiff?$")
-TRA_RE = re.compile(r"^man_track(\d{3,4})\.tiff?$")
+FRAME_RE = re.compile(r"^t(\d{3,4})\.tiff?$", re.IGNORECASE)
+SEG_RE = re.compile(r"^man_seg(\d{3,4})\.tiff?$", re.IGNORECASE)
+TRA_RE = re.compile(r"^man_track(\d{3,4})\.tiff?$", re.IGNORECASE)
+MASK_RE = re.compile(r"^mask(\d{3,4})\.tiff?$", re.IGNORECASE)
 SEQUENCE_RE = re.compile(r"^\d{2,}$")
 
 
@@ -44,54 +45,6 @@ class TrackRecord:
     begin: int
     end: int
     parent: int
-
-
-# --------------------------------------------------------------------------- TIFF access
-
-
-def read_tiff(path: Path) -> np.ndarray:
-    """Read a whole TIFF file; DataError names the file when it is missing or unreadable."""
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    try:
-        data = tifffile.imread(path)
-    except Exception as exc:  # tifffile raises several types for corrupt files
-        raise DataError(f"{path}: unreadable TIFF ({type(exc).__name__}: {exc})") from exc
-    if data.size == 0:  # tifffile returns an empty array for some broken files
-        raise DataError(f"{path}: unreadable TIFF (no image data)")
-    return data
-
-
-def tiff_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
-    """Shape and dtype of the first series of a TIFF without reading its pixels."""
-    try:
-        with tifffile.TiffFile(path) as tif:
-            series = tif.series[0]
-            return tuple(series.shape), np.dtype(series.dtype)
-    except Exception as exc:
-        raise DataError(f"{path}: unreadable TIFF ({type(exc).__name__}: {exc})") from exc
-
-
-def squeeze_2d(image: np.ndarray, path: Path) -> np.ndarray:
-    """Drop singleton axes; a frame that is not 2D after that is an error."""
-    image = np.squeeze(image)
-    if image.ndim != 2:
-        raise DataError(f"{path}: expected a 2D image, got shape {image.shape}")
-    return image
-
-
-def check_labels(labels: np.ndarray, path: Path, shape: tuple[int, ...] | None) -> np.ndarray:
-    """Validate a label image: integer, non-negative, and (when given) of the frame's shape."""
-    labels = squeeze_2d(labels, path)
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise DataError(f"{path}: label image has dtype {labels.dtype}; labels must be integers")
-    if np.issubdtype(labels.dtype, np.signedinteger) and labels.size and labels.min() < 0:
-        raise DataError(f"{path}: label image has negative values")
-    if shape is not None and labels.shape != tuple(shape):
-        raise DataError(
-            f"{path}: mask shape {labels.shape} differs from its frame's shape {tuple(shape)}"
-        )
-    return labels
 
 
 # --------------------------------------------------------------------------- track files
@@ -139,14 +92,51 @@ def format_tracks(records: Iterable[TrackRecord]) -> str:
 # --------------------------------------------------------------------------- dataset layout
 
 
-def _indexed_files(folder: Path, pattern: re.Pattern[str]) -> dict[int, Path]:
+TIFF_RE = re.compile(r"\.tiff?$", re.IGNORECASE)
+
+
+def list_folder(folder: Path) -> list[Path]:
+    """The entries of ``folder``, sorted; DataError in one line for a folder that cannot be
+    listed (permission denied, a symlink loop, not a folder)."""
+    try:
+        return sorted(Path(folder).iterdir())
+    except OSError as exc:
+        raise DataError(f"{folder}: cannot list the folder ({exc.strerror or exc})") from None
+
+
+def indexed_files(folder: Path, pattern: re.Pattern[str]) -> dict[int, Path]:
+    """Files of ``folder`` whose name ``pattern`` matches (group 1: the frame number), keyed
+    by frame number; {} when the folder does not exist.
+
+    The suffix ``.tif``/``.tiff`` may be in any case (``pattern`` is matched without case).
+    Two files for one frame number (``t003.tif`` and ``t003.tiff``, or ``t003.tif`` and
+    ``t0003.tif``) and links that lead nowhere are refused with the files named; TIFF files
+    that the pattern does not take are named in a warning, so none is skipped unseen.
+    """
+    folder = Path(folder)
     if not folder.is_dir():
+        if folder.is_symlink():
+            raise DataError(f"{folder}: a broken symbolic link or a symlink loop")
         return {}
     out: dict[int, Path] = {}
-    for p in sorted(folder.iterdir()):
+    unused = []
+    for p in list_folder(folder):
         m = pattern.match(p.name)
-        if m:
-            out[int(m.group(1))] = p
+        if m is None:
+            if TIFF_RE.search(p.name) and not p.name.startswith("."):
+                unused.append(p.name)
+            continue
+        if not p.is_file():
+            raise DataError(f"{p}: not a readable file (a folder, a broken symbolic link or "
+                            "a symlink loop)")
+        t = int(m.group(1))
+        if t in out:
+            raise DataError(f"{folder}: frame {t} is given twice ({out[t].name} and "
+                            f"{p.name}); remove one of them")
+        out[t] = p
+    if unused:
+        logger.warning("%s: %d TIFF file(s) not named as expected and not used: %s", folder,
+                       len(unused), ", ".join(unused[:5]) + (" ..." if len(unused) > 5 else ""))
     return out
 
 
@@ -219,11 +209,11 @@ class Sequence:
                 self.root / self.name, ", ".join(f"{t:0{self.digits}d}" for t in gaps[:10]))
         return True
 
-    def _read_mask(self, files: dict[int, Path], t: int) -> np.ndarray:
+    def _read_mask(self, files: dict[int, Path], t: int, relabel: bool = True) -> np.ndarray:
         if t not in files:
             raise DataError(f"{self.root / self.name}: no mask for frame {t}")
         shape = self.frame_shape(t) if t in self.frames else None
-        return check_labels(read_tiff(files[t]), files[t], shape)
+        return check_labels(read_tiff(files[t]), files[t], shape, relabel)
 
     def read_gt_seg(self, t: int) -> np.ndarray:
         """Gold segmentation of frame ``t`` (validated against the frame)."""
@@ -231,7 +221,7 @@ class Sequence:
 
     def read_gt_tra(self, t: int) -> np.ndarray:
         """Tracking markers of frame ``t`` (validated against the frame)."""
-        return self._read_mask(self.gt_tra, t)
+        return self._read_mask(self.gt_tra, t, relabel=False)
 
     def read_st_seg(self, t: int) -> np.ndarray:
         """Silver segmentation of frame ``t`` (validated against the frame)."""
@@ -286,7 +276,7 @@ def _digits(files: dict[int, Path], folder: Path, prefix: str) -> int:
 def open_sequence(root: Path, name: str) -> Sequence:
     """Index sequence ``name`` under ``root``: frames, GT SEG/TRA and ST SEG files."""
     folder = root / name
-    frames = _indexed_files(folder, FRAME_RE)
+    frames = indexed_files(folder, FRAME_RE)
     if not frames:
         raise DataError(f"{folder}: no frames (expected files named t000.tif or t0000.tif)")
     gt = root / f"{name}_GT"
@@ -296,10 +286,10 @@ def open_sequence(root: Path, name: str) -> Sequence:
         root=root,
         frames=frames,
         digits=_digits(frames, folder, "t"),
-        gt_seg=_indexed_files(gt / "SEG", SEG_RE),
-        gt_tra=_indexed_files(gt / "TRA", TRA_RE),
+        gt_seg=indexed_files(gt / "SEG", SEG_RE),
+        gt_tra=indexed_files(gt / "TRA", TRA_RE),
         tracks_file=tracks_file if tracks_file.is_file() else None,
-        st_seg=_indexed_files(root / f"{name}_ST" / "SEG", SEG_RE),
+        st_seg=indexed_files(root / f"{name}_ST" / "SEG", SEG_RE),
     )
 
 
@@ -312,7 +302,11 @@ def open_ctc_dataset(root: Path, require_gt: bool = False) -> CtcDataset:
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: folder not found")
-    names = sorted(p.name for p in root.iterdir() if p.is_dir() and SEQUENCE_RE.match(p.name))
+    entries = [p for p in list_folder(root) if SEQUENCE_RE.match(p.name)]
+    for p in entries:
+        if p.is_symlink() and not p.exists():
+            raise DataError(f"{p}: a broken symbolic link or a symlink loop")
+    names = [p.name for p in entries if p.is_dir()]
     if not names:
         raise DataError(f"{root}: no sequence folders (expected 01, 02, ... holding tNNN.tif)")
     dataset = CtcDataset(root=root, sequences={n: open_sequence(root, n) for n in names})
@@ -343,13 +337,6 @@ def write_tracks(path: Path, records: Iterable[TrackRecord]) -> Path:
     """Write a ``man_track.txt`` / ``res_track.txt`` file atomically."""
     text = format_tracks(records)
     atomic_write(Path(path), lambda p: p.write_text(text))
-    return Path(path)
-
-
-def write_label_tiff(path: Path, labels: np.ndarray) -> Path:
-    """Write a uint16 label TIFF atomically (GT, ST or result masks)."""
-    atomic_write(Path(path), lambda p: tifffile.imwrite(p, np.asarray(labels, np.uint16),
-                                                         compression="zlib"))
     return Path(path)
 
 

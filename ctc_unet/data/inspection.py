@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ctc_unet.data.ctc import Sequence, open_ctc_dataset, read_tiff, tiff_header
+from ctc_unet.data.ctc import Sequence, open_ctc_dataset
+from ctc_unet.data.images import read_tiff, tiff_header
 from ctc_unet.data.isbi import read_isbi2012
 from ctc_unet.errors import DataError
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ctc_unet.data.ctc import read_tiff
+from ctc_unet.data.images import read_tiff
 from ctc_unet.errors import DataError
 
 TRAIN_VOLUME = "train-volume.tif"

@@ -17,7 +17,8 @@ import tifffile
 from scipy import ndimage as ndi
 from skimage.segmentation import find_boundaries
 
-from ctc_unet.data.ctc import TrackRecord, write_label_tiff, write_tracks
+from ctc_unet.data.ctc import TrackRecord, write_tracks
+from ctc_unet.data.images import write_label_tiff
 from ctc_unet.errors import CtcUnetError
 from ctc_unet.files import staged_dir
 

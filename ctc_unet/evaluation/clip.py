@@ -11,7 +11,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ctc_unet.data.ctc import SEG_RE, TRA_RE, TrackRecord, format_tracks, parse_man_track
+from ctc_unet.data.ctc import (
+    MASK_RE,
+    SEG_RE,
+    TRA_RE,
+    TrackRecord,
+    format_tracks,
+    indexed_files,
+    parse_man_track,
+)
 
 MASK_NAME = "mask{:03d}.tif"
 
@@ -35,8 +43,10 @@ def _link(src: Path, dst: Path) -> None:
 def clip_results(res_dir: Path, first: int, last: int, digits: int, into: Path) -> Path:
     """``into`` holds masks and res_track.txt of ``res_dir`` for frames first..last."""
     into.mkdir(parents=True)
+    masks = indexed_files(res_dir, MASK_RE)
     for t in range(first, last + 1):
-        _link(res_dir / f"mask{t:0{digits}d}.tif", into / MASK_NAME.format(t - first))
+        src = masks.get(t, res_dir / f"mask{t:0{digits}d}.tif")
+        _link(src, into / MASK_NAME.format(t - first))
     records = clip_tracks(parse_man_track(res_dir / "res_track.txt"), first, last)
     (into / "res_track.txt").write_text(format_tracks(records))
     return into
@@ -48,15 +58,12 @@ def clip_ground_truth(gt_dir: Path, first: int, last: int, into: Path,
     first..last; SEG comes from ``seg_dir`` (e.g. the ST's SEG folder) when given, and only
     from ``seg_frames`` when given."""
     (into / "SEG").mkdir(parents=True)
-    for p in sorted((gt_dir / "TRA").iterdir()):
-        m = TRA_RE.match(p.name)
-        if m and first <= int(m.group(1)) <= last:
-            _link(p, into / "TRA" / f"man_track{int(m.group(1)) - first:03d}.tif")
+    for t, p in sorted(indexed_files(gt_dir / "TRA", TRA_RE).items()):
+        if first <= t <= last:
+            _link(p, into / "TRA" / f"man_track{t - first:03d}.tif")
     records = clip_tracks(parse_man_track(gt_dir / "TRA" / "man_track.txt"), first, last)
     (into / "TRA" / "man_track.txt").write_text(format_tracks(records))
-    for p in sorted((seg_dir or gt_dir / "SEG").iterdir()):
-        m = SEG_RE.match(p.name)
-        t = int(m.group(1)) if m else -1
-        if m and first <= t <= last and (seg_frames is None or t in seg_frames):
+    for t, p in sorted(indexed_files(seg_dir or gt_dir / "SEG", SEG_RE).items()):
+        if first <= t <= last and (seg_frames is None or t in seg_frames):
             _link(p, into / "SEG" / f"man_seg{t - first:03d}.tif")
     return into

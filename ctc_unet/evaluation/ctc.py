@@ -3,7 +3,9 @@
 Per sequence: SEG (the paper's "IOU" of Table 2), DET, TRA, OP_CSB = (SEG + DET) / 2,
 OP_CTB = (SEG + TRA) / 2, and the biologically inspired measures CT (complete tracks), TF
 (track fractions), BC(i) (branching correctness, divisions matched within i frames) and CCA
-(cell-cycle accuracy); plus the number of divisions in the result and in the reference.
+(cell-cycle accuracy); the Cell Linking Benchmark's LNK (the linking part of the AOGM), BIO(0)
+(mean of CT, TF, BC(0) and CCA, those defined) and OP_CLB(0) = (LNK + BIO(0)) / 2, and CHOTA
+(cell-specific HOTA); plus the number of divisions in the result and in the reference.
 Everything can be restricted to a block of frames (``first..last``): result and ground truth
 are clipped to it (``ctc_unet.evaluation.clip``) and py-ctcmetrics scores the clipped pair.
 SEG can also be taken against the silver truth (``SEG_ST``), a proxy where GT is scarce.
@@ -18,15 +20,23 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from ctc_unet.data.ctc import count_divisions, parse_man_track
+from ctc_unet.data.ctc import (
+    MASK_RE,
+    TRA_RE,
+    count_divisions,
+    indexed_files,
+    parse_man_track,
+)
 from ctc_unet.errors import DataError
 from ctc_unet.evaluation.clip import clip_ground_truth, clip_results
 
 logger = logging.getLogger(__name__)
 
 CTC_MEASURES = ("SEG", "DET", "TRA", "OP_CSB", "OP_CTB", "CT", "TF", "BC(0)", "BC(1)",
-                "BC(2)", "BC(3)", "CCA")
-_REQUEST = ["Valid", "SEG", "DET", "TRA", "CT", "TF", "BC", "CCA"]
+                "BC(2)", "BC(3)", "CCA", "LNK", "BIO(0)", "OP_CLB(0)", "CHOTA")
+# "BIO" is asked for by name: py-ctcmetrics computes OP_CLB(i) only when the result holds a
+# "BIO" key (scripts/evaluate.py, calculate_metrics); the values are BIO(i)
+_REQUEST = ["Valid", "SEG", "DET", "TRA", "CT", "TF", "BC", "CCA", "LNK", "BIO", "CHOTA"]
 
 
 def _py_ctcmetrics(res: Path, gt: Path, metrics: list[str]) -> dict:
@@ -53,10 +63,10 @@ def result_problem(res_dir: Path) -> str | None:
     """Why a CTC result folder from elsewhere is not valid, or None: every mask readable as a
     label image and res_track.txt parseable (else DataError naming the file), then
     ``ctcmetrics_problem``."""
-    from ctc_unet.data.ctc import check_labels, read_tiff
+    from ctc_unet.data.images import check_labels, read_tiff
 
     res_dir = Path(res_dir)
-    masks = sorted(res_dir.glob("mask*.tif"))
+    masks = [p for _, p in sorted(indexed_files(res_dir, MASK_RE).items())]
     if not masks:
         return f"{res_dir}: no maskNNN.tif files"
     shape = None
@@ -85,13 +95,12 @@ def ctcmetrics_problem(res_dir: Path) -> str | None:
     return reasons[0] if reasons else "py-ctcmetrics rejects it"
 
 
-
 def _check_inputs(res_dir: Path, gt_dir: Path) -> None:
     for need in (res_dir / "res_track.txt", gt_dir / "TRA" / "man_track.txt"):
         if not need.is_file():
             raise DataError(f"{need}: file not found")
-    n_res = len(list(res_dir.glob("mask*.tif")))
-    n_tra = len(list((gt_dir / "TRA").glob("man_track*.tif")))
+    n_res = len(indexed_files(res_dir, MASK_RE))
+    n_tra = len(indexed_files(gt_dir / "TRA", TRA_RE))
     if n_res != n_tra:
         raise DataError(f"{res_dir}: {n_res} result masks but {n_tra} frames in "
                         f"{gt_dir / 'TRA'}")
@@ -113,7 +122,7 @@ def evaluate_ctc_sequence(res_dir: Path, gt_dir: Path, frames: tuple[int, int] |
     if problem is not None and problem != EMPTY_RESULT:  # an empty result scores as invalid
         raise DataError(f"{res_dir / 'res_track.txt'}: not a valid CTC result, the challenge "
                         f"would reject it ({problem})")
-    n = len(list(res_dir.glob("mask*.tif")))
+    n = len(indexed_files(res_dir, MASK_RE))
     first, last = frames if frames is not None else (0, n - 1)
     with tempfile.TemporaryDirectory() as tmp:
         res = clip_results(res_dir, first, last, digits, Path(tmp) / "RES")

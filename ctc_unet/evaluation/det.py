@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ctc_unet.evaluation.seg import contingency
+from ctc_unet.data.labels import contingency
 
 
 def detection_counts(markers: np.ndarray, result: np.ndarray) -> dict[str, int]:

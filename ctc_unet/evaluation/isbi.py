@@ -25,6 +25,8 @@ from collections.abc import Iterable
 import numpy as np
 from skimage.measure import label as connected_components
 
+from ctc_unet.data.labels import contingency
+
 ISBI_THRESHOLDS = tuple(round(0.1 * i, 1) for i in range(10))  # 0.0 .. 0.9, as Fiji's loop
 ISBI_COLUMNS = ("rand_error", "rand_threshold", "info_error", "info_threshold", "pixel_error")
 _MASK, _WSHED, _INQUEUE = -2, 0, -3
@@ -82,13 +84,14 @@ def thin_borders(cell: np.ndarray) -> np.ndarray:
 def _contingency(gt: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """Joint counts of (GT label, predicted label) over GT-foreground pixels, normalised by
     n, as (rows, cols, p) of the non-zero entries; and n."""
-    fg = gt.ravel() != 0
-    pairs = np.stack([gt.ravel()[fg], pred.ravel()[fg]]).astype(np.int64)
+    fg = np.asarray(gt).ravel() != 0
     n = float(fg.sum())
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), 0.0
-    keys, counts = np.unique(pairs, axis=1, return_counts=True)
-    return keys[0], keys[1], counts / n
+    gt_ids, pred_ids, table = contingency(np.asarray(gt).ravel()[fg],
+                                          np.asarray(pred).ravel()[fg])
+    r, c = np.nonzero(table)
+    return gt_ids[r], pred_ids[c], table[r, c] / n
 
 
 def rand_info_scores(gt: np.ndarray, pred: np.ndarray) -> tuple[float, float]:

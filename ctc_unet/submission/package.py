@@ -38,8 +38,8 @@ from ctc_unet.files import (
     remove_stale_staging,
     replace_dir,
 )
+from ctc_unet.rundir import RunDir, load_checkpoint, save_checkpoint
 from ctc_unet.submission.wheel import build_wheel, pinned_requirements
-from ctc_unet.training.rundir import RunDir, load_checkpoint, save_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -103,35 +103,84 @@ def _executable(path: Path, text: str) -> None:
     path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 
 
-def _challenge_root(data: Path, dataset: str, single: bool) -> Path:
-    if (data / dataset).is_dir():
-        return data / dataset
-    if single:
-        return data
-    raise CtcUnetError(f"{data}: no folder {dataset}/ with challenge sequences")
+def _challenge_root(data: str | Path | None, dataset: str, single: bool,
+                    data_dir: Path | None, challenge: bool) -> Path:
+    """The folder of ``dataset``'s sequences to predict: ``data`` is a folder holding
+    ``<DATASET>/`` folders, the dataset's own folder (one run), a dataset name, or None (the
+    run's dataset under the data root; its challenge copy with ``challenge``)."""
+    from ctc_unet.data.locate import resolve_dataset
+
+    if data is None:
+        return resolve_dataset(dataset, data_dir, challenge=challenge)[0]
+    folder = Path(data).expanduser()
+    if folder.is_dir():
+        if (folder / dataset).is_dir():
+            return folder / dataset
+        if single:
+            return folder
+        raise CtcUnetError(f"{folder}: no folder {dataset}/ with challenge sequences")
+    root, name = resolve_dataset(str(data), data_dir, challenge=challenge)
+    if name is not None and name != dataset and not single:
+        raise CtcUnetError(f"--data {data} names one dataset ({name}); with runs of several "
+                           "datasets give the folder that holds them")
+    return root
 
 
-def package_submission(runs: list[RunDir], data: Path, team: str, out: Path,
+def _package_dataset(pkg: Path, dataset: str, run: RunDir, cfg: Config, sequences,
+                     device: torch.device, interactive: bool) -> None:
+    """Predict and validate every sequence of one dataset into ``pkg/<dataset>``; its run
+    script, weights, config and post-processing into ``pkg/SW``."""
+    from ctc_unet.workflow.predict import load_predictor, predict_sequence
+
+    sw = pkg / "SW"
+    first = next(iter(sequences.sequences.values()))
+    pred = load_predictor(run, device, first.first_shape)
+    for seq in sequences.sequences.values():
+        res = predict_sequence(pred, seq, pkg / dataset, interactive=interactive)
+        problem = ctcmetrics_problem(res)
+        if problem is not None:
+            raise CtcUnetError(f"{res.name} of {dataset}: py-ctcmetrics rejects these "
+                               f"results ({problem}); nothing was written")
+        _executable(sw / f"{dataset}-{seq.name}.sh", SCRIPT.format(dataset=dataset,
+                                                                   seq=seq.name))
+    model_dir = sw / "models" / dataset
+    state = load_checkpoint(run.best if run.best.is_file() else run.last)
+    save_checkpoint({"model": state["model"], "iteration": state.get("iteration")},
+                    model_dir / "checkpoint_best.pt")
+    dump_config(cfg, model_dir / "config.yaml")
+    if run.postprocess.is_file():
+        shutil.copy2(run.postprocess, model_dir / "postprocess.json")
+
+
+def _zip(pkg: Path, path: Path) -> Path:
+    """Zip the folder ``pkg`` (its name the archive's top folder) into ``path``."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for item in sorted(pkg.rglob("*")):
+            info = zipfile.ZipInfo.from_file(item, item.relative_to(pkg.parent).as_posix())
+            if item.is_file():
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, item.read_bytes())
+    return path
+
+
+def package_submission(runs: list[RunDir], data: str | Path | None, team: str, out: Path,
                        device: torch.device, interactive: bool = False,
-                       wheel: Path | None = None) -> tuple[Path, Path]:
+                       wheel: Path | None = None, data_dir: Path | None = None,
+                       challenge: bool = True) -> tuple[Path, Path]:
     """Predict every challenge sequence with each run, validate, add the software, zip.
+    ``data``: see ``_challenge_root``.
 
     Returns the package folder and the zip. Nothing is left under ``out`` on failure.
     """
-    from ctc_unet.inference.predictor import load_predictor, predict_sequence
-
     if not TEAM_RE.match(team):
         raise CtcUnetError(f"team name {team!r}: use letters, digits, '-' and '_' (max 64)")
-    data = Path(data)
-    if not data.is_dir():
-        raise CtcUnetError(f"{data}: folder not found")
     plans = []
     for run in runs:
         cfg = run.load_config()
         if not (run.best.is_file() or run.last.is_file()):
             raise CtcUnetError(f"{run.root}: no checkpoint")
         dataset = cfg.dataset or run.root.name
-        root = _challenge_root(data, dataset, len(runs) == 1)
+        root = _challenge_root(data, dataset, len(runs) == 1, data_dir, challenge)
         plans.append((dataset, run, cfg, open_ctc_dataset(root)))
     if len({p[0] for p in plans}) != len(plans):
         raise CtcUnetError("two runs for the same dataset; give one run per dataset")
@@ -144,25 +193,9 @@ def package_submission(runs: list[RunDir], data: Path, team: str, out: Path,
         pkg = staging / team
         sw = pkg / "SW"
         entries = []
-        for dataset, run, cfg, challenge in plans:
-            first = next(iter(challenge.sequences.values()))
-            pred = load_predictor(run, device, first.frame_shape(min(first.frames)))
-            for seq in challenge.sequences.values():
-                res = predict_sequence(pred, seq, pkg / dataset, interactive=interactive)
-                problem = ctcmetrics_problem(res)
-                if problem is not None:
-                    raise CtcUnetError(f"{res.name} of {dataset}: py-ctcmetrics rejects these "
-                                       f"results ({problem}); nothing was written")
-                _executable(sw / f"{dataset}-{seq.name}.sh",
-                            SCRIPT.format(dataset=dataset, seq=seq.name))
-            model_dir = sw / "models" / dataset
-            state = load_checkpoint(run.best if run.best.is_file() else run.last)
-            save_checkpoint({"model": state["model"], "iteration": state.get("iteration")},
-                            model_dir / "checkpoint_best.pt")
-            dump_config(cfg, model_dir / "config.yaml")
-            if run.postprocess.is_file():
-                shutil.copy2(run.postprocess, model_dir / "postprocess.json")
-            entries.append((dataset, run, cfg, list(challenge.sequences)))
+        for dataset, run, cfg, sequences in plans:
+            _package_dataset(pkg, dataset, run, cfg, sequences, device, interactive)
+            entries.append((dataset, run, cfg, list(sequences.sequences)))
         if wheel is not None:
             (sw / "wheels").mkdir(parents=True, exist_ok=True)
             shutil.copy2(wheel, sw / "wheels" / Path(wheel).name)
@@ -171,13 +204,7 @@ def package_submission(runs: list[RunDir], data: Path, team: str, out: Path,
         (sw / "requirements.txt").write_text(pinned_requirements())
         _executable(sw / "install.sh", INSTALL)
         (sw / "README.md").write_text(_readme(team, entries))
-        zip_tmp = staging / f"{team}.zip"
-        with zipfile.ZipFile(zip_tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-            for path in sorted(pkg.rglob("*")):
-                info = zipfile.ZipInfo.from_file(path, path.relative_to(staging).as_posix())
-                if path.is_file():
-                    info.compress_type = zipfile.ZIP_DEFLATED
-                    zf.writestr(info, path.read_bytes())
+        zip_tmp = _zip(pkg, staging / f"{team}.zip")
         folder = replace_dir(pkg, out / team)
         archive = out / f"{team}.zip"
         os.replace(zip_tmp, archive)

@@ -12,7 +12,7 @@ Steps, each a function of per-frame object tables:
    second global assignment. In CTC results a track must be present in every frame from B to
    E, so the later segment gets a new label whose parent is the earlier one (the format's
    encoding of a gap); ``divisions`` counts only parents with two daughters.
-3. ``find_divisions``: a tracklet that starts next to a mother (a tracklet of the previous
+3. ``_Divisions``: a tracklet that starts next to a mother (a tracklet of the previous
    frame, continued or not) becomes her daughter only if the two daughters have similar areas
    (``division_size_ratio``), together about the mother's area (``division_area``), the
    mother was seen for ``division_min_mother`` frames and both daughters last
@@ -36,6 +36,7 @@ from scipy.optimize import linear_sum_assignment
 
 from ctc_unet.config import TrackingConfig
 from ctc_unet.data.ctc import TrackRecord
+from ctc_unet.data.labels import overlap_pairs
 from ctc_unet.tracking.overlap import track
 
 
@@ -64,14 +65,6 @@ def object_table(labels: np.ndarray) -> dict[int, tuple[int, float, float]]:
     cents = ndi.center_of_mass(np.ones_like(lab), lab, ids)
     return {int(i): (int(a), float(c[0]), float(c[1]))
             for i, a, c in zip(ids, areas, cents, strict=True)}
-
-
-def overlap_counts(a: np.ndarray, b: np.ndarray) -> dict[tuple[int, int], int]:
-    """(label in a, label in b) -> overlapping pixels, for two (H, W) label images."""
-    both = (a > 0) & (b > 0)
-    pairs, n = np.unique(np.stack([a[both], b[both]]).astype(np.int64), axis=1,
-                         return_counts=True)
-    return {(int(p), int(q)): int(k) for (p, q), k in zip(pairs.T, n, strict=True)}
 
 
 def link_frames(prev: dict, cur: dict, inter: dict[tuple[int, int], int], min_iou: float
@@ -276,7 +269,7 @@ def track_global(labels: Sequence[np.ndarray], cfg: TrackingConfig
     See the module docstring for the steps."""
     labels = [np.asarray(lab) for lab in labels]
     tables = [object_table(lab) for lab in labels]
-    inters = [{}] + [overlap_counts(a, b) for a, b in itertools.pairwise(labels)]
+    inters = [{}] + [overlap_pairs(a, b) for a, b in itertools.pairwise(labels)]
     links = [link_frames(tables[t], tables[t + 1], inters[t + 1], cfg.min_iou)
              for t in range(len(labels) - 1)]
     tracklets = build_tracklets(tables, links)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ctc_unet.data.ctc import TrackRecord
+from ctc_unet.data.labels import overlap_pairs
 
 
 def overlaps(previous: np.ndarray, current: np.ndarray) -> dict[int, tuple[int, int]]:
@@ -21,11 +22,8 @@ def overlaps(previous: np.ndarray, current: np.ndarray) -> dict[int, tuple[int, 
 
     previous, current: (H, W) label images. Objects with no overlap are left out.
     """
-    both = (previous > 0) & (current > 0)
-    pairs, counts = np.unique(np.stack([current[both], previous[both]]).astype(np.int64),
-                              axis=1, return_counts=True)
     best: dict[int, tuple[int, int]] = {}
-    for (cur, prev), n in zip(pairs.T.tolist(), counts.tolist(), strict=True):
+    for (cur, prev), n in sorted(overlap_pairs(current, previous).items()):
         if cur not in best or n > best[cur][1]:
             best[cur] = (prev, n)
     return best

@@ -176,6 +176,8 @@ def make_augmentation(cfg: AugmentConfig, tile_size: int, output_size: int,
     return Compose(transforms).set_random_state(seed=seed)
 
 
-def sample_seed(seed: int, index: int) -> int:
-    """A seed for sample ``index`` of a run seeded with ``seed`` (same pair, same sample)."""
-    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+def sample_seed(seed: int, index: int, stream: int = 0) -> int:
+    """A seed for sample ``index`` of a run seeded with ``seed``; ``stream`` tells apart the
+    random draws of one sample (0: frame and tile position, 1: augmentation). The same
+    triple gives the same seed, in any process and after any resume."""
+    return int(np.random.SeedSequence([seed, index, stream]).generate_state(1)[0])

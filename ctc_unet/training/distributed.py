@@ -32,6 +32,20 @@ def setup_device(device_name: str, world: int, local_rank: int) -> torch.device:
     return device
 
 
+def teardown() -> None:
+    """Leave the process group (every rank, success or failure; idempotent).
+
+    Left to the interpreter's exit, the gloo/NCCL process group is destroyed while its
+    worker threads may still be joinable, and a rank can die of SIGABRT ("terminate called
+    without an active exception") after the run finished; torchrun then reports the job
+    failed. Destroying it here, before the CLI returns, ends every run the same way. It is
+    local (no barrier): rank 0 may still be choosing the post-processing when the others
+    leave.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def any_rank_stopped(signal_name: str | None, world: int, device: torch.device) -> bool:
     """True when this or any other rank received a stop signal."""
     if world == 1:

@@ -25,6 +25,7 @@ from ctc_unet.config import Config, dump_config
 from ctc_unet.errors import CtcUnetError
 from ctc_unet.files import remove_stale_staging, write_text_atomic
 from ctc_unet.model.unet import UNet
+from ctc_unet.rundir import RunDir, load_checkpoint, load_weights, save_checkpoint
 from ctc_unet.signals import StopFlag
 from ctc_unet.training.diagnostics import (
     dead_fractions,
@@ -38,10 +39,10 @@ from ctc_unet.training.distributed import (
     dist_env,
     gather_rng,
     setup_device,
+    teardown,
 )
 from ctc_unet.training.loss import weighted_cross_entropy
 from ctc_unet.training.progress import Reporter
-from ctc_unet.training.rundir import RunDir, load_checkpoint, load_weights, save_checkpoint
 from ctc_unet.training.samples import TrainingSamples, sample_loader, stop_workers
 from ctc_unet.training.schedule import make_optimizer
 from ctc_unet.training.split import load_frames
@@ -70,7 +71,7 @@ class Trainer:
 
     def __init__(self, root: Path, run: RunDir, cfg: Config, device_name: str = "auto",
                  resume: bool = False, interactive: bool = False) -> None:
-        self.root, self.run, self.cfg, self.tc = root, run, cfg, cfg.train
+        self.root, self.run, self.cfg, self.train_cfg = root, run, cfg, cfg.train
         self.rank, self.world, local_rank = dist_env()
         self.device = setup_device(device_name, self.world, local_rank)
         self.resume, self.interactive = resume, interactive
@@ -82,23 +83,23 @@ class Trainer:
     def setup(self) -> None:
         """Split and load the data, build model, optimizer and schedule, restore a checkpoint.
         Writes nothing: a bad input fails here with the run directory as it was."""
-        tc, run, device = self.tc, self.run, self.device
-        if tc.deterministic:
+        train_cfg, run, device = self.train_cfg, self.run, self.device
+        if train_cfg.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=device.type == "cuda")
-        torch.manual_seed(tc.seed + self.rank)
+        torch.manual_seed(train_cfg.seed + self.rank)
         state = load_checkpoint(run.last) if self.resume and run.last.is_file() else None
         split = run.load_split() if state and run.split.is_file() else None
         self.split, train_frames, self.val_frames = load_frames(self.root, self.cfg, split)
         self.samples = TrainingSamples(train_frames, self.cfg, run.target_cache)
         mc = self.cfg.model
         self.model = UNet(mc.in_channels, mc.n_classes, mc.base_channels, mc.depth,
-                          mc.dropout, tc.head_init).to(device)
-        if tc.channels_last and device.type == "cuda":
+                          mc.dropout, train_cfg.head_init).to(device)
+        if train_cfg.channels_last and device.type == "cuda":
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.optimizer, self.scheduler = make_optimizer(self.model, tc)
-        self.use_amp = tc.amp != "none" and device.type == "cuda"
-        self.amp_dtype = torch.bfloat16 if tc.amp == "bf16" else torch.float16
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and tc.amp == "fp16")
+        self.optimizer, self.scheduler = make_optimizer(self.model, train_cfg)
+        self.use_amp = train_cfg.amp != "none" and device.type == "cuda"
+        self.amp_dtype = torch.bfloat16 if train_cfg.amp == "bf16" else torch.float16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and train_cfg.amp == "fp16")
         if state is not None:
             self._restore(state)
         self.net = (torch.nn.parallel.DistributedDataParallel(
@@ -118,9 +119,10 @@ class Trainer:
             if dropped:
                 logger.info("dropped %d metrics record(s) after iteration %d (logged again "
                             "now)", dropped, self.start)
-            logger.info("resuming at iteration %d of %d", self.start, self.tc.iterations)
+            logger.info("resuming at iteration %d of %d", self.start, self.train_cfg.iterations)
         dump_config(self.cfg, run.config)
         write_text_atomic(run.split, self.split.to_json())
+        logger.info("split: %s", self.split.describe())
         logger.info("%d training frames (%s), %d validation frames; device %s, %d process(es)",
                     len(self.split.train), self.cfg.targets.source, len(self.val_frames),
                     self.device, self.world)
@@ -154,9 +156,9 @@ class Trainer:
     def step(self, batch: dict[str, torch.Tensor], diagnose: bool = False) -> float:
         """One optimisation step on ``batch``; returns the loss. With ``diagnose``, dead-ReLU
         fractions and update ratios of this step go to metrics.jsonl (rank 0)."""
-        tc, device = self.tc, self.device
+        train_cfg, device = self.train_cfg, self.device
         x = batch["image"].to(device, non_blocking=True)
-        if tc.channels_last and device.type == "cuda":
+        if train_cfg.channels_last and device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
         dead: dict[str, float] = {}
         before = weight_snapshot(self.model) if diagnose else None
@@ -164,12 +166,12 @@ class Trainer:
                 dead_fractions(self.model, dead) if diagnose else contextlib.nullcontext()):
             logits = self.net(x)
         loss = weighted_cross_entropy(logits, batch["target"].to(device),
-                                      batch["weight"].to(device), tc.loss_reduction)
+                                      batch["weight"].to(device), train_cfg.loss_reduction)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
-        if tc.grad_clip > 0:
+        if train_cfg.grad_clip > 0:
             self.scaler.unscale_(self.optimizer)
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), tc.grad_clip)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), train_cfg.grad_clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
@@ -232,8 +234,8 @@ class Trainer:
         if spread is None:
             return
         self.constant_validations = (self.constant_validations + 1
-                                     if is_constant(spread, self.tc.collapse_std) else 0)
-        if self.constant_validations >= self.tc.collapse_patience:
+                                     if is_constant(spread, self.train_cfg.collapse_std) else 0)
+        if self.constant_validations >= self.train_cfg.collapse_patience:
             self.run.append_metrics({"kind": "val", "iteration": self.it, **scores,
                                      "collapsed": True, "time": time.time()})
             kept = (f"{self.run.best.name} (validation score {self.best:.4f})"
@@ -246,36 +248,36 @@ class Trainer:
 
     def loop(self) -> str | None:
         """Iterate until done or a stop signal; returns the signal's name, if any."""
-        tc = self.tc
+        train_cfg = self.train_cfg
         loader = sample_loader(self.samples, range(self.start * self.world + self.rank,
-                                                   tc.iterations * self.world, self.world),
-                               tc.num_workers)
-        reporter = Reporter(tc.iterations, self.start, tc.log_every,
+                                                   train_cfg.iterations * self.world, self.world),
+                               train_cfg.num_workers)
+        reporter = Reporter(train_cfg.iterations, self.start, train_cfg.log_every,
                             self.interactive and self.rank == 0)
         self.net.train()
         batches = None
         try:
             with StopFlag() as stop:
                 batches = iter(loader)
-                while self.it < tc.iterations:
+                while self.it < train_cfg.iterations:
                     t0 = time.perf_counter()
                     batch = next(batches)
                     t1 = time.perf_counter()
                     nxt = self.it + 1
-                    diagnose = (nxt % tc.log_every == 0 or
-                                (nxt <= tc.diagnostics_first and nxt % 10 == 0))
+                    diagnose = (nxt % train_cfg.log_every == 0 or
+                                (nxt <= train_cfg.diagnostics_first and nxt % 10 == 0))
                     self.window.append(self.step(batch, diagnose))
                     self.wait += t1 - t0
                     self.busy += time.perf_counter() - t0
                     self.it += 1
-                    reporter.update(self.it - 1, float(np.mean(self.window[-tc.log_every:])),
+                    reporter.update(self.it - 1, float(np.mean(self.window[-train_cfg.log_every:])),
                                     self.scheduler.get_last_lr()[0],
                                     self.wait / max(self.busy, 1e-9), self.device)
-                    if self.it % tc.log_every == 0 or self.it == tc.iterations:
+                    if self.it % train_cfg.log_every == 0 or self.it == train_cfg.iterations:
                         self.log_train()
-                    if self.it % tc.val_every == 0 or self.it == tc.iterations:
+                    if self.it % train_cfg.val_every == 0 or self.it == train_cfg.iterations:
                         self.validate_and_save()
-                    elif self.it % tc.checkpoint_every == 0:
+                    elif self.it % train_cfg.checkpoint_every == 0:
                         self.checkpoint(self.run.last)
                     if any_rank_stopped(stop.signal, self.world, self.device):
                         return stop.signal or "SIGTERM"
@@ -312,7 +314,7 @@ class Trainer:
                            "to continue", got_signal, self.it)
         if self.rank == 0 and not got_signal:
             logger.info("finished: %d/%d iterations, %d this call in %s (%.2f it/s); best "
-                        "validation score %s; run directory %s", self.it, self.tc.iterations,
+                        "validation score %s; run directory %s", self.it, self.train_cfg.iterations,
                         self.it - self.start, time.strftime("%H:%M:%S", time.gmtime(elapsed)),
                         (self.it - self.start) / max(elapsed, 1e-9),
                         "n/a" if self.best is None else f"{self.best:.4f}", self.run.root)
@@ -324,11 +326,14 @@ def train(root: Path, run: RunDir, cfg: Config, device_name: str = "auto",
           on_ready: Callable[[], None] | None = None) -> TrainResult:
     """Train on the dataset folder ``root`` into ``run``; see the module docstring.
     ``on_ready`` is called once every input has been checked, before anything is written."""
-    trainer = Trainer(root, run, cfg, device_name, resume, interactive)
-    trainer.setup()
-    if on_ready is not None:
-        on_ready()
-    trainer.begin()
-    t0 = time.perf_counter()
-    got_signal = trainer.loop()
-    return trainer.finish(got_signal, time.perf_counter() - t0)
+    try:
+        trainer = Trainer(root, run, cfg, device_name, resume, interactive)
+        trainer.setup()
+        if on_ready is not None:
+            on_ready()
+        trainer.begin()
+        t0 = time.perf_counter()
+        got_signal = trainer.loop()
+        return trainer.finish(got_signal, time.perf_counter() - t0)
+    finally:
+        teardown()

@@ -10,15 +10,11 @@ import numpy as np
 import torch
 
 from ctc_unet.config import Config
-from ctc_unet.data.frames import AnnotatedFrame
 from ctc_unet.model.geometry import output_size
 from ctc_unet.signals import ignore_signals_in_worker
 from ctc_unet.targets.cache import cached_targets
-from ctc_unet.training.augment import make_augmentation
-
-
-def _seed(*keys: int) -> int:
-    return int(np.random.SeedSequence(list(keys)).generate_state(1)[0])
+from ctc_unet.targets.frames import AnnotatedFrame
+from ctc_unet.training.augment import make_augmentation, sample_seed
 
 
 class TrainingSamples(torch.utils.data.Dataset):
@@ -43,9 +39,9 @@ class TrainingSamples(torch.utils.data.Dataset):
         return 2**62  # indexed by iteration; any index is a valid sample
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        rng = np.random.default_rng(_seed(self.seed, index, 0))
+        rng = np.random.default_rng(sample_seed(self.seed, index, 0))
         item = self.items[int(rng.integers(len(self.items)))]
-        self.augment.set_random_state(seed=_seed(self.seed, index, 1))
+        self.augment.set_random_state(seed=sample_seed(self.seed, index, 1))
         s = self.augment(item)
         return {"image": s["image"], "target": s["label"][0].round().long(),
                 "weight": s["weight"][0]}

@@ -23,13 +23,13 @@ def lr_factor(cfg: TrainConfig, it: int) -> float:
     return 1.0
 
 
-def make_optimizer(model: torch.nn.Module, tc: TrainConfig
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig
                    ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
-    """The optimizer named by ``tc.optimizer`` and its schedule (a LambdaLR of ``lr_factor``)."""
-    if tc.optimizer == "adam":
+    """The optimizer named by ``cfg.optimizer`` and its schedule (a LambdaLR of ``lr_factor``)."""
+    if cfg.optimizer == "adam":
         optimizer: torch.optim.Optimizer = torch.optim.Adam(
-            model.parameters(), lr=tc.lr, betas=tc.adam_betas, weight_decay=tc.weight_decay)
+            model.parameters(), lr=cfg.lr, betas=cfg.adam_betas, weight_decay=cfg.weight_decay)
     else:
-        optimizer = torch.optim.SGD(model.parameters(), lr=tc.lr, momentum=tc.momentum,
-                                    weight_decay=tc.weight_decay)
-    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: lr_factor(tc, it))
+        optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                                    weight_decay=cfg.weight_decay)
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: lr_factor(cfg, it))

@@ -1,123 +1,129 @@
-"""Which annotated frames train and which validate, and loading them."""
+"""The validation protocol: which annotated frames train, choose and report (in terms relative
+to each dataset, see ``SplitConfig``), and loading them."""
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from ctc_unet.config import Config
+from ctc_unet.config import Config, SplitConfig
 from ctc_unet.data.ctc import CtcDataset, open_ctc_dataset
-from ctc_unet.data.frames import AnnotatedFrame, FrameRef, isbi_frames, load_frame, training_frames
 from ctc_unet.data.isbi import is_isbi_folder, read_isbi2012
 from ctc_unet.errors import DataError
+from ctc_unet.rundir import Split
+from ctc_unet.targets.frames import (
+    AnnotatedFrame,
+    FrameRef,
+    isbi_frames,
+    load_frame,
+    training_frames,
+)
 
 logger = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class Split:
-    """Annotated frames that train, that validate (choose the checkpoint and the
-    post-processing), and that report (scored by ``evaluate --frames report``, never used
-    to choose anything)."""
-
-    train: list[FrameRef]
-    val: list[FrameRef]
-    report: list[FrameRef] = field(default_factory=list)
-
-    def to_json(self) -> str:
-        def rows(refs: list[FrameRef]) -> list[dict]:
-            return [{"sequence": r.sequence, "t": r.t, "source": r.source} for r in refs]
-        return json.dumps({"train": rows(self.train), "val": rows(self.val),
-                           "report": rows(self.report)}, indent=1)
-
-    @classmethod
-    def from_json(cls, text: str) -> Split:
-        return cls.from_dict(json.loads(text))
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Split:
-        """The split of a parsed split.json."""
-        return cls(*([FrameRef(**r) for r in data.get(k, [])]
-                     for k in ("train", "val", "report")))
+MIN_CHOOSE = 2  # choosing frames at least
 
 
-def _spread(items: list, fraction: float) -> list:
-    """``fraction`` of ``items`` (at least one if fraction > 0), spread evenly."""
-    if fraction <= 0 or len(items) < 2:
-        return []
-    n = min(len(items) - 1, max(1, round(fraction * len(items))))
-    idx = np.linspace(0, len(items) - 1, n + 2)[1:-1].round().astype(int)
-    return [items[i] for i in sorted(set(idx.tolist()))]
+def held_out_block(annotated: list[int], cfg: SplitConfig, report: bool
+                   ) -> tuple[list[int], list[int], int]:
+    """The held-out tail of one sequence: (choosing frames, reporting frames, ``cut``).
+
+    ``annotated``: the sequence's annotated frame numbers. The last ``choose_fraction`` of
+    them choose (at least two: the challenge's measures need a sequence, not a frame), the
+    ``report_fraction`` before those report (with ``report``; at least one), and only frames
+    ``< cut`` (``gap_frames`` before the first held-out frame) may train.
+    """
+    ts = sorted(annotated)
+    n_choose, n_report = block_sizes(len(ts), cfg, report)
+    if n_choose + n_report > len(ts):
+        return [], [], 0
+    choose = ts[len(ts) - n_choose:]
+    reporting = ts[len(ts) - n_choose - n_report:len(ts) - n_choose]
+    return choose, reporting, (reporting or choose)[0] - cfg.gap_frames
 
 
-def _holdout_split(dataset: CtcDataset, cfg: Config, train_seqs: list[str]) -> Split:
-    """A held-out block of one sequence: its later frames choose, its earlier ones report."""
-    sc = cfg.split
-    seq = dataset.sequence(sc.holdout_sequence)
-    refs = [FrameRef(seq.name, t, "GT" if t in seq.gt_seg else "ST")
-            for t in sorted(seq.frames) if t >= sc.holdout_from and (
-                t in seq.gt_seg or t in seq.st_seg)]
-    choose = [r for r in refs if r.t >= sc.choose_from]
-    report = [r for r in refs if r.t < sc.choose_from]
-    if not choose or not report:
-        raise DataError(f"{dataset.root}: the held-out block of sequence {seq.name} (frames >= "
-                        f"{sc.holdout_from}) needs annotated frames both >= and < choose_from "
-                        f"({sc.choose_from})")
-    cut = sc.holdout_from - sc.holdout_gap
-    train = [r for r in training_frames(dataset, cfg.targets.source, train_seqs)
-             if not (r.sequence == seq.name and r.t >= cut)]
+def block_sizes(n: int, cfg: SplitConfig, report: bool) -> tuple[int, int]:
+    """How many of ``n`` annotated frames choose and report."""
+    return (max(MIN_CHOOSE, round(cfg.choose_fraction * n)),
+            max(1, round(cfg.report_fraction * n)) if report else 0)
+
+
+def _too_short(where: str, n: int, choose: int, report: int, cfg: SplitConfig) -> DataError:
+    parts = f"the last {choose} choose" + (f", the {report} before them report" if report else "")
+    return DataError(
+        f"{where}: too few annotated frames for the validation protocol ({n}: {parts}, and "
+        f"the {cfg.gap_frames} frames before the held-out block are left out, "
+        "split.gap_frames), which leaves no frame to train on; it needs more annotated frames "
+        "early in the sequence, a second annotated sequence, or a smaller split.gap_frames / "
+        "choose_fraction / report_fraction")
+
+
+def _sequence_roles(dataset: CtcDataset, rules: SplitConfig) -> tuple[list[str], str, str | None]:
+    """(training sequences, the sequence whose tail is held out, the one reported whole)."""
+    annotated = [n for n, s in dataset.sequences.items() if s.gt_seg or s.st_seg]
+    if not annotated:
+        raise DataError(f"{dataset.root}: no annotated sequence (expected XX_GT/SEG or "
+                        "XX_ST/SEG masks)")
+    if rules.report_sequence == "auto":
+        report = annotated[-1] if len(annotated) >= 2 else None
+    elif rules.report_sequence == "none":
+        report = None
+    else:
+        report = dataset.sequence(rules.report_sequence).name
+    train = ([dataset.sequence(s).name for s in rules.train_sequences] or
+             [n for n in annotated if n != report])
+    if report in train:
+        raise DataError(f"{dataset.root}: sequence {report} is reported on; it cannot be in "
+                        "split.train_sequences")
     if not train:
-        raise DataError(f"{dataset.root}: no training frames before frame {cut} of sequence "
-                        f"{seq.name}")
-    return Split(train, choose, report)
+        raise DataError(f"{dataset.root}: no annotated sequence left to train on besides "
+                        f"{report} (split.report_sequence)")
+    holdout = train[-1] if rules.holdout_sequence == "auto" else dataset.sequence(
+        rules.holdout_sequence).name
+    if holdout not in train:
+        raise DataError(f"{dataset.root}: split.holdout_sequence {holdout} is not a training "
+                        f"sequence ({', '.join(train)})")
+    return train, holdout, report
+
+
+def _annotated_refs(seq, frames: list[int]) -> list[FrameRef]:
+    return [FrameRef(seq.name, t, "GT" if t in seq.gt_seg else "ST") for t in frames]
 
 
 def make_split(dataset: CtcDataset, cfg: Config) -> Split:
-    """Split a CTC dataset's annotated frames according to ``cfg.split``."""
-    sc = cfg.split
-    annotated = [n for n, s in dataset.sequences.items() if s.gt_seg or s.st_seg]
-    train_seqs = [dataset.sequence(s).name for s in sc.train_sequences] or [
-        n for n in annotated if n not in {dataset.sequence(v).name for v in sc.val_sequences}]
-    if sc.holdout_sequence:
-        return _holdout_split(dataset, cfg, train_seqs)
-    if sc.val_sequences:
-        val = training_frames(dataset, "GT", sc.val_sequences)
-    else:
-        gt = [r for r in training_frames(dataset, "GT", train_seqs)] if any(
-            dataset.sequences[s].gt_seg for s in train_seqs) else []
-        val = ([r for r in gt if r.t in set(sc.val_frames)] if sc.val_frames
-               else _spread(gt, sc.val_fraction))
-    held = {(r.sequence, r.t) for r in val}
+    """Split a CTC dataset's annotated frames by the protocol of ``cfg.split``
+    (``SplitConfig``): a whole sequence reports where there are two, a held-out tail
+    chooses, and nothing within ``gap_frames`` of a held-out frame trains."""
+    rules = cfg.split
+    train_seqs, holdout, report_seq = _sequence_roles(dataset, rules)
+    seq = dataset.sequences[holdout]
+    annotated = sorted(t for t in set(seq.gt_seg) | set(seq.st_seg) if t in seq.frames)
+    choose, reporting, cut = held_out_block(annotated, rules, report=report_seq is None)
     train = [r for r in training_frames(dataset, cfg.targets.source, train_seqs)
-             if (r.sequence, r.t) not in held]
+             if r.sequence != holdout or r.t < cut] if choose else []
     if not train:
-        raise DataError(f"{dataset.root}: no training frames left after holding out validation")
-    return Split(train, val)
+        raise _too_short(f"{dataset.root}: sequence {holdout}", len(annotated),
+                         *block_sizes(len(annotated), rules, report_seq is None), rules)
+    report, whole = _annotated_refs(seq, reporting), []
+    if report_seq is not None:
+        rs = dataset.sequences[report_seq]
+        report = _annotated_refs(rs, sorted(t for t in set(rs.gt_seg) | set(rs.st_seg)
+                                            if t in rs.frames))
+        whole = [report_seq]
+    return Split(train, _annotated_refs(seq, choose), report, whole)
 
 
 def isbi_split(n_slices: int, cfg: Config) -> Split:
-    """ISBI 2012: slices as frames. With ``split.holdout_sequence`` set, slices >=
-    ``holdout_from`` are held out (the ``holdout_gap`` before them left out), those >=
-    ``choose_from`` validate and the others report; else ``split.val_frames`` (or a fraction)
-    validate."""
-    refs = [FrameRef("train", z, "ISBI") for z in range(n_slices)]
-    sc = cfg.split
-    if sc.holdout_sequence:
-        held = [r for r in refs if r.t >= sc.holdout_from]
-        train = [r for r in refs if r.t < sc.holdout_from - sc.holdout_gap]
-        choose = [r for r in held if r.t >= sc.choose_from]
-        report = [r for r in held if r.t < sc.choose_from]
-        if not (train and choose and report):
-            raise DataError(f"split: {n_slices} slices leave no training, choosing or "
-                            "reporting slices with this holdout_from / choose_from")
-        return Split(train, choose, report)
-    val = ([r for r in refs if r.t in set(cfg.split.val_frames)] if cfg.split.val_frames
-           else _spread(refs, cfg.split.val_fraction))
-    return Split([r for r in refs if r not in val], val)
+    """ISBI 2012: the slices as one annotated sequence, split by the same protocol (the last
+    slices choose, those before them report, ``gap_frames`` slices before them are left
+    out)."""
+    rules = cfg.split
+    choose, reporting, cut = held_out_block(list(range(n_slices)), rules, report=True)
+    train = [FrameRef("train", z, "ISBI") for z in range(n_slices) if z < cut] if choose else []
+    if not train:
+        raise _too_short("ISBI 2012", n_slices, *block_sizes(n_slices, rules, True), rules)
+    return Split(train, [FrameRef("train", z, "ISBI") for z in choose],
+                 [FrameRef("train", z, "ISBI") for z in reporting])
 
 
 def load_frames(root: Path, cfg: Config, split: Split | None = None

@@ -9,7 +9,6 @@ import numpy as np
 import torch
 
 from ctc_unet.config import Config
-from ctc_unet.data.frames import AnnotatedFrame
 from ctc_unet.evaluation.det import det_measure
 from ctc_unet.evaluation.seg import pixel_iou, seg_measure
 from ctc_unet.files import write_text_atomic
@@ -18,7 +17,8 @@ from ctc_unet.inference.tta import predict_tta
 from ctc_unet.model.unet import UNet
 from ctc_unet.postprocess.instances import instances_from_probability
 from ctc_unet.postprocess.search import describe, search_postprocess
-from ctc_unet.training.rundir import RunDir, load_checkpoint
+from ctc_unet.rundir import RunDir, load_checkpoint
+from ctc_unet.targets.frames import AnnotatedFrame
 
 logger = logging.getLogger(__name__)
 
@@ -68,10 +68,10 @@ def choose_postprocess(run: RunDir, cfg: Config, frames: list[AnnotatedFrame],
     model.to(device)
     ic = cfg.inference
 
-    def one(view: np.ndarray) -> np.ndarray:
+    def forward(view: np.ndarray) -> np.ndarray:
         return predict_whole(model, view, device)
 
-    probs = [(predict_tta(one, f.image, ic.tta_count) if ic.tta else one(f.image))[1]
+    probs = [(predict_tta(forward, f.image, ic.tta_count) if ic.tta else forward(f.image))[1]
              for f in frames]
     markers = ([f.markers for f in frames] if all(f.markers is not None for f in frames)
                else None)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from ctc_unet.training.rundir import RunDir
+from ctc_unet.rundir import RunDir
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,9 @@ def frame_selection(run: RunDir | None, frames: str, sequences: list[str]
     refs = split.report if frames == "report" else split.val
     out: dict[str, tuple[tuple[int, int] | None, set[int] | None]] = {}
     for name in sequences:
+        if frames == "report" and name in split.report_sequences:
+            out[name] = (None, None)  # reported on whole: every frame, every TRA marker
+            continue
         ts = sorted(r.t for r in refs if r.sequence == name)
         if not ts:
             continue
@@ -51,8 +54,8 @@ def frame_selection(run: RunDir | None, frames: str, sequences: list[str]
         else:
             out[name] = (None, set(ts))
     if not out:
-        what = ("sets no frames apart for reporting (no split.holdout_sequence); retrain with "
-                "a held-out block or give --frames FIRST-LAST" if frames == "report"
+        what = ("sets no frames apart for reporting (a run from before the validation "
+                "protocol); retrain it or give --frames FIRST-LAST" if frames == "report"
                 else "holds out no frame")
         raise CtcUnetError(f"{run.root}: the run {what} of {', '.join(sequences)}")
     return out
@@ -80,11 +83,10 @@ def evaluate_ctc_run(run: RunDir | None, path: Path, root: Path, sequence: list[
     selection = frame_selection(run, frames, [s.name for s in seqs])
     seqs = [s for s in seqs if s.name in selection]
     if run is not None:
-        from ctc_unet.inference.predictor import load_predictor, predict_sequence
+        from ctc_unet.workflow.predict import load_predictor, predict_sequence
 
         res_root = run.root / "results" / root.name
-        first = seqs[0]
-        pred = load_predictor(run, device, first.frame_shape(min(first.frames)))
+        pred = load_predictor(run, device, seqs[0].first_shape)
         for s in seqs:
             predict_sequence(pred, s, res_root, interactive=interactive)
         suffix = "" if frames == "all" else f"-{frames}"
@@ -107,6 +109,7 @@ def evaluate_ctc_run(run: RunDir | None, path: Path, root: Path, sequence: list[
         rows.append({"dataset": root.name, "sequence": s.name, "seg_frames": frames,
                      "block": shown, **scores})
         _overlays(s, res, block, seg_frames, dest, root.name)
+        _lineage(s, res, block, dest, root.name)
     return rows, dest
 
 
@@ -118,7 +121,7 @@ def frame_scores(seq, res: Path, block, seg_frames) -> list[dict]:
     where it has one, else its silver truth (``seq`` a CTC Sequence, ``res`` its XX_RES)."""
     import numpy as np
 
-    from ctc_unet.data.ctc import read_tiff
+    from ctc_unet.data.images import read_tiff
     from ctc_unet.evaluation.seg import seg_scores
 
     def inside(t: int) -> bool:
@@ -142,11 +145,11 @@ def _overlays(seq, res: Path, block, seg_frames, dest: Path, dataset: str) -> No
     """Per-frame SEG of the scored block (``frames_<seq>.csv``, worst first) and overlay PNGs
     (reference contours green, prediction magenta) of its ``WORST_FRAMES`` worst frames, so a
     user sees what goes wrong where it goes most wrong."""
-    from ctc_unet.data.ctc import read_tiff
-    from ctc_unet.data.frames import normalize_image
+    from ctc_unet.data.images import read_tiff
     from ctc_unet.evaluation.report import format_table
     from ctc_unet.files import write_text_atomic
     from ctc_unet.plots import contour_overlay
+    from ctc_unet.targets.frames import normalize_image
 
     rows = frame_scores(seq, res, block, seg_frames)
     dest.mkdir(parents=True, exist_ok=True)
@@ -163,6 +166,23 @@ def _overlays(seq, res: Path, block, seg_frames, dest: Path, dataset: str) -> No
                         f"{len(rows)}  (green: {source}, magenta: prediction)")
 
 
+def _lineage(seq, res: Path, block, dest: Path, dataset: str) -> Path:
+    """``lineage_<seq>.png``: the result's lineage trees beside the reference's (TRA), over
+    the scored block, so false and missed divisions are seen."""
+    from ctc_unet.data.ctc import parse_man_track
+    from ctc_unet.evaluation.clip import clip_tracks
+    from ctc_unet.plots import lineage_plot
+
+    first, last = block if block is not None else (min(seq.frames), max(seq.frames))
+    panels = []
+    for name, path in (("result", res / "res_track.txt"), ("reference", seq.tracks_file)):
+        records = clip_tracks(parse_man_track(path), first, last)
+        panels.append((name, [(r.label, r.begin + first, r.end + first, r.parent)
+                              for r in records]))
+    return lineage_plot(panels, dest / f"lineage_{seq.name}.png",
+                        f"{dataset} {seq.name}, frames {first}-{last}")
+
+
 def evaluate_isbi_run(run: RunDir, root: Path, device: torch.device) -> list[dict]:
     """Predict the run's held-out ISBI 2012 slices with and without TTA and score them."""
     from dataclasses import replace
@@ -171,7 +191,7 @@ def evaluate_isbi_run(run: RunDir, root: Path, device: torch.device) -> list[dic
 
     from ctc_unet.data.isbi import read_isbi2012
     from ctc_unet.evaluation.isbi import ISBI_COLUMNS, isbi_measures
-    from ctc_unet.inference.predictor import load_predictor
+    from ctc_unet.workflow.predict import load_predictor
 
     data = read_isbi2012(root)
     split = run.load_split()
@@ -216,3 +236,42 @@ def evaluate_isbi_files(prob_path: Path, labels_path: Path,
     m = isbi_measures(prob[first:last + 1], labels[first:last + 1])
     return [{"dataset": "ISBI2012", "prediction": Path(prob_path).name,
              "slices": f"{first}-{last}", **{k: m[k] for k in ISBI_COLUMNS}}]
+
+
+def evaluate_path(path: Path, gt: Path | None, data: str | None, sequences: list[str],
+                  frames: str, out: Path | None, device: torch.device,
+                  data_dir: Path | None = None, interactive: bool = False
+                  ) -> tuple[list[dict], tuple[Path, Path]]:
+    """Evaluate what ``path`` is: an ISBI 2012-style probability stack (against the label
+    stack ``gt``), a run directory (predicting ``data`` first), or a results folder holding
+    XX_RES (against the dataset folder ``gt``). Writes evaluation.json/.csv (and overlays);
+    returns the rows and the files written."""
+    from ctc_unet.data.isbi import is_isbi_folder
+    from ctc_unet.data.locate import resolve_dataset
+    from ctc_unet.errors import CtcUnetError
+    from ctc_unet.evaluation.report import write_report
+
+    path = Path(path)
+    if path.is_file():
+        if gt is None or not Path(gt).is_file():
+            raise CtcUnetError(f"{path}: give --gt LABELS.tif, the label stack to score "
+                               "this probability stack against")
+        block = None if frames == "all" else frame_selection(None, frames, ["-"])["-"][0]
+        rows = evaluate_isbi_files(path, Path(gt), block)
+        return rows, write_report(rows, out or path.parent / "evaluation")
+    run = RunDir(path)
+    is_run = run.config.is_file()
+    if is_run and data is None:
+        raise CtcUnetError(f"{path} is a run directory: give --data DATASET to predict and "
+                           "evaluate")
+    if not is_run and gt is None:
+        raise CtcUnetError(f"{path}: give --gt DATASET_DIR with the XX_GT folders (or pass a "
+                           "run directory with --data)")
+    root = resolve_dataset(data, data_dir)[0] if is_run else Path(gt)
+    if is_run and is_isbi_folder(root):
+        rows = evaluate_isbi_run(run, root, device)
+        dest = out or run.root / "evaluation" / root.name
+    else:
+        rows, dest = evaluate_ctc_run(run if is_run else None, path, root, sequences or None,
+                                      frames, out, device, interactive)
+    return rows, write_report(rows, dest)

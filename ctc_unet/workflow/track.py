@@ -11,14 +11,15 @@ from pathlib import Path
 import numpy as np
 
 from ctc_unet.config import TrackingConfig
-from ctc_unet.data.ctc import check_labels, count_divisions, read_tiff, write_result_folder
+from ctc_unet.data.ctc import count_divisions, indexed_files, write_result_folder
+from ctc_unet.data.images import check_labels, read_tiff
 from ctc_unet.errors import DataError
 from ctc_unet.evaluation.ctc import ctcmetrics_problem
 from ctc_unet.tracking.linking import track_instances
 
 logger = logging.getLogger(__name__)
 
-MASK_RE = re.compile(r"^(?:mask|man_seg)(\d{3,4})\.tiff?$")
+MASK_RE = re.compile(r"^(?:mask|man_seg)(\d{3,4})\.tiff?$", re.IGNORECASE)
 
 
 def read_mask_folder(folder: Path) -> tuple[list[int], list[np.ndarray], int]:
@@ -26,11 +27,7 @@ def read_mask_folder(folder: Path) -> tuple[list[int], list[np.ndarray], int]:
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"{folder}: folder not found")
-    files = {}
-    for p in sorted(folder.iterdir()):
-        m = MASK_RE.match(p.name)
-        if m:
-            files[int(m.group(1))] = p
+    files = indexed_files(folder, MASK_RE)
     if not files:
         raise DataError(f"{folder}: no masks (expected maskNNN.tif or man_segNNN.tif)")
     frames = sorted(files)

@@ -19,18 +19,62 @@ import dataclasses
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ctc_unet.config import Config, PostprocessConfig, build_section, from_dict, read_yaml
+from ctc_unet.config import Config, PostprocessConfig, from_dict
+from ctc_unet.config_io import build, read_yaml
 from ctc_unet.errors import CtcUnetError
 from ctc_unet.files import atomic_write
-from ctc_unet.training.split import Split
+from ctc_unet.targets.frames import FrameRef
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Annotated frames that train, that validate (choose the checkpoint and the
+    post-processing), and that report (scored by ``evaluate --frames report``, never used
+    to choose anything); ``report_sequences``: sequences reported on whole (all their frames,
+    every TRA marker)."""
+
+    train: list[FrameRef]
+    val: list[FrameRef]
+    report: list[FrameRef] = field(default_factory=list)
+    report_sequences: list[str] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        def rows(refs: list[FrameRef]) -> list[dict]:
+            return [{"sequence": r.sequence, "t": r.t, "source": r.source} for r in refs]
+        return json.dumps({"train": rows(self.train), "val": rows(self.val),
+                           "report": rows(self.report),
+                           "report_sequences": self.report_sequences}, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> Split:
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Split:
+        """The split of a parsed split.json."""
+        return cls(*([FrameRef(**r) for r in data.get(k, [])]
+                     for k in ("train", "val", "report")),
+                   report_sequences=[str(s) for s in data.get("report_sequences", [])])
+
+    def describe(self) -> str:
+        """One line: which frames train, choose and report."""
+        def span(refs: list[FrameRef]) -> str:
+            by_seq: dict[str, list[int]] = {}
+            for r in refs:
+                by_seq.setdefault(r.sequence, []).append(r.t)
+            return "; ".join(f"{s} {min(ts)}-{max(ts)} ({len(ts)})" for s, ts in by_seq.items())
+        whole = (f"; sequence(s) {', '.join(self.report_sequences)} reported whole"
+                 if self.report_sequences else "")
+        return (f"train {span(self.train)}; choose {span(self.val)}; "
+                f"report {span(self.report) or 'none'}{whole}")
 
 
 @dataclass(frozen=True)
@@ -113,7 +157,7 @@ class RunDir:
                                "min_size")
         names = {f.name for f in dataclasses.fields(PostprocessConfig)}
         chosen = {k: v for k, v in data.items() if k in names}  # not its scores and grid
-        return build_section(PostprocessConfig, {**dataclasses.asdict(default), **chosen},
+        return build(PostprocessConfig, {**dataclasses.asdict(default), **chosen},
                              f"{self.postprocess}:")
 
     def append_metrics(self, record: dict[str, Any]) -> None:

@@ -1,12 +1,12 @@
 """Predicting with a run: load its model, tile over frames, turn probabilities into tracked
-instances, write CTC results (or the ISBI 2012 probability stack); and the post-processing
-search that picks the threshold and minimum size on the validation frames."""
+instances, write CTC results (or the ISBI 2012 probability stack)."""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,8 +15,7 @@ import tifffile
 import torch
 
 from ctc_unet.config import Config, PostprocessConfig
-from ctc_unet.data.ctc import Sequence, write_results
-from ctc_unet.data.frames import normalize_image
+from ctc_unet.data.ctc import Sequence, count_divisions, write_results
 from ctc_unet.errors import CtcUnetError
 from ctc_unet.files import atomic_write, staged_dir
 from ctc_unet.inference.tiling import choose_tile, memory_budget, predict_tiled
@@ -24,10 +23,12 @@ from ctc_unet.inference.tta import predict_tta
 from ctc_unet.model.unet import UNet
 from ctc_unet.postprocess.instances import instances_from_probability
 from ctc_unet.postprocess.search import describe
+from ctc_unet.rundir import RunDir, load_checkpoint, load_weights
+from ctc_unet.targets.frames import normalize_image
 from ctc_unet.tracking.linking import track_instances
-from ctc_unet.training.rundir import RunDir, load_checkpoint, load_weights
 
 logger = logging.getLogger(__name__)
+
 
 @dataclass
 class Predictor:
@@ -44,10 +45,10 @@ class Predictor:
         x = normalize_image(image)
         ic = self.cfg.inference
 
-        def one(view: np.ndarray) -> np.ndarray:
+        def forward(view: np.ndarray) -> np.ndarray:
             return predict_tiled(self.model, view, self.tile, self.device, ic.sw_batch_size)
 
-        return predict_tta(one, x, ic.tta_count) if ic.tta else one(x)
+        return predict_tta(forward, x, ic.tta_count) if ic.tta else forward(x)
 
     def instances(self, prob_cell: np.ndarray) -> np.ndarray:
         """Instance labels (H, W) uint16 from the cell probability."""
@@ -113,8 +114,9 @@ def predict_sequence(pred: Predictor, seq: Sequence, out_root: Path,
                 progress.stop()
         masks, records = track_instances(instances, pred.cfg.tracking)
         res = write_results(out_root, seq.name, frames, masks, records, seq.digits)
-    logger.info("%s: %d frames, %d tracks, %d divisions -> %s", seq.name, len(frames),
-                len(records), len({r.parent for r in records if r.parent}), res)
+    gaps = sum(n == 1 for n in Counter(r.parent for r in records if r.parent).values())
+    logger.info("%s: %d frames, %d tracks, %d divisions, %d bridged gaps -> %s", seq.name,
+                len(frames), len(records), count_divisions(records), gaps, res)
     return res
 
 
@@ -126,3 +128,48 @@ def predict_isbi_volume(pred: Predictor, volume: np.ndarray, out_path: Path) -> 
     stack = np.stack([pred.probabilities(z)[1] for z in volume]).astype(np.float32)
     atomic_write(Path(out_path), lambda p: tifffile.imwrite(p, stack, photometric="minisblack"))
     return Path(out_path)
+
+
+def override(pred: Predictor, tile: int | None, tta: bool | None) -> Predictor:
+    """The predictor with another tile size (checked for the network) and/or TTA setting."""
+    if tile is not None:
+        from ctc_unet.model.geometry import output_size
+
+        output_size(tile, pred.model.depth)
+        pred = dataclasses.replace(pred, tile=tile)
+    if tta is not None:
+        pred = dataclasses.replace(pred, cfg=dataclasses.replace(
+            pred.cfg, inference=dataclasses.replace(pred.cfg.inference, tta=tta)))
+    return pred
+
+
+def predict_run(run: RunDir, data: str, sequences: list[str], out: Path | None,
+                challenge: bool, device: torch.device, tile: int | None = None,
+                tta: bool | None = None, save_probabilities: bool = False,
+                data_dir: Path | None = None, interactive: bool = False) -> list[Path]:
+    """Predict ``data`` (a folder or a dataset name) with ``run``: the CTC result folder of
+    each sequence (default: all), or for ISBI 2012 the probability stack of ``test``
+    (default) or ``train``; written under ``out`` (default ``<run>/results/<dataset>``)."""
+    from ctc_unet.data.ctc import open_ctc_dataset
+    from ctc_unet.data.isbi import TEST_VOLUME, TRAIN_VOLUME, is_isbi_folder, read_stack
+    from ctc_unet.data.locate import resolve_dataset
+
+    run.load_config()  # a clear error when it is not a run directory
+    root = resolve_dataset(data, data_dir, challenge=challenge)[0]
+    out_root = out or run.root / "results" / root.name
+    if is_isbi_folder(root):
+        which = (sequences or ["test"])[0]
+        if which not in ("test", "train") or len(sequences) > 1:
+            raise CtcUnetError(f"ISBI 2012 sequence must be test or train, got "
+                               f"{', '.join(sequences)!r}")
+        volume = read_stack(root / (TEST_VOLUME if which == "test" else TRAIN_VOLUME))
+        pred = override(load_predictor(run, device, volume.shape[1:]), tile, tta)
+        return [predict_isbi_volume(pred, volume, out_root / f"{which}-volume-probabilities.tif")]
+    dataset = open_ctc_dataset(root)
+    seqs = ([dataset.sequence(s) for s in sequences] if sequences
+            else list(dataset.sequences.values()))
+    for seq in seqs:  # shapes and readable headers of every sequence before any work
+        seq.check_frames()
+    pred = override(load_predictor(run, device, seqs[0].first_shape), tile, tta)
+    return [predict_sequence(pred, seq, out_root, save_probabilities, interactive)
+            for seq in seqs]

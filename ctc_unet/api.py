@@ -1,0 +1,165 @@
+"""The Python API: everything the ``ctc-unet`` commands do, as functions for notebooks and
+scripts, and a trained model that segments and tracks arrays.
+
+    import ctc_unet
+
+    model = ctc_unet.load_model("runs/DIC-C2DH-HeLa-cpu")
+    prob = model.predict_probabilities(image)      # (H, W) float32, P(cell)
+    labels = model.predict_instances(image)        # (H, W) uint16 instances
+    masks, tracks = model.track(frames)            # tracked labels + res_track.txt records
+
+    run = ctc_unet.train("DIC-HeLa", profile="cpu")            # -> RunDir
+    ctc_unet.predict(run, "DIC-HeLa", sequences=["02"])        # -> [.../02_RES]
+    rows = ctc_unet.evaluate(run, "DIC-HeLa", frames="report")  # -> [{"SEG": ...}, ...]
+    ctc_unet.submit([run], "challenge", team="MyTeam")          # -> (folder, zip)
+
+Errors a user can fix are ``ctc_unet.CtcUnetError`` (the command line prints their message as
+one line). Nothing here configures logging: the messages go to the ``ctc_unet`` loggers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ctc_unet.data.ctc import TrackRecord
+from ctc_unet.rundir import RunDir
+
+
+@dataclass
+class Model:
+    """A trained run's network with its chosen post-processing and tracking settings."""
+
+    run: RunDir
+    predictor: object  # ctc_unet.workflow.predict.Predictor
+
+    @property
+    def config(self):
+        """The run's resolved configuration (``ctc_unet.config.Config``)."""
+        return self.predictor.cfg
+
+    def predict_probabilities(self, image: np.ndarray) -> np.ndarray:
+        """Cell probability of a raw (H, W) frame: (H, W) float32 in [0, 1] (overlap-tile
+        inference with mirrored borders, TTA if the run's config says so)."""
+        return self.predictor.probabilities(_frame(image))[1]
+
+    def predict_instances(self, image: np.ndarray) -> np.ndarray:
+        """Instance labels of a raw (H, W) frame: (H, W) uint16, 0 = background, with the
+        post-processing the run chose on its choosing frames."""
+        return self.predictor.instances(self.predict_probabilities(image))
+
+    def track(self, frames: Iterable[np.ndarray]) -> tuple[list[np.ndarray], list[TrackRecord]]:
+        """Segment and link a time series of raw (H, W) frames: tracked label images (a track
+        keeps its label) and the track records of ``res_track.txt`` (frame = list index)."""
+        from ctc_unet.tracking.linking import track_instances
+
+        instances = [self.predict_instances(f) for f in frames]
+        return track_instances(instances, self.config.tracking)
+
+
+def _frame(image: np.ndarray) -> np.ndarray:
+    from ctc_unet.errors import CtcUnetError
+
+    image = np.squeeze(np.asarray(image))
+    if image.ndim != 2 or image.dtype.kind not in "uifb":
+        raise CtcUnetError(f"expected a 2D gray-value image, got {image.dtype} {image.shape}")
+    if image.dtype.kind == "f" and not np.isfinite(image).all():
+        raise CtcUnetError("the image has NaN or infinite pixels")
+    return image
+
+
+def load_model(run_dir: str | Path | RunDir, device: str = "auto",
+               frame_shape: tuple[int, int] = (512, 512), tile: int | None = None,
+               tta: bool | None = None) -> Model:
+    """The best checkpoint of a run directory (else its last), ready to predict.
+    ``frame_shape`` sizes the automatic tile; ``tile`` / ``tta`` override the config."""
+    from ctc_unet.device import resolve_device
+    from ctc_unet.workflow.predict import load_predictor, override
+
+    run = run_dir if isinstance(run_dir, RunDir) else RunDir(Path(run_dir))
+    run.load_config()  # a clear error when it is not a run directory
+    predictor = override(load_predictor(run, resolve_device(device), frame_shape), tile, tta)
+    return Model(run, predictor)
+
+
+def train(dataset: str | Path, *, config: str | Path | None = None, profile: str | None = None,
+          run_dir: str | Path | None = None, iterations: int | None = None,
+          device: str = "auto", resume: bool = False, seed: int | None = None,
+          data_dir: str | Path | None = None) -> RunDir:
+    """Train the paper's U-Net on ``dataset`` (a name or alias, downloaded when missing, or a
+    folder) and return the run directory (config, split, checkpoints, metrics, the chosen
+    post-processing). A stop signal checkpoints; ``resume=True`` goes on."""
+    from ctc_unet.workflow.train import train_run
+
+    return train_run(str(dataset), _path(config), profile, _path(data_dir), _path(run_dir),
+                     iterations, device, resume, seed=seed).run
+
+
+def predict(run_dir: str | Path | RunDir, data: str | Path, *,
+            sequences: Sequence[str] | None = None, out: str | Path | None = None,
+            challenge: bool = False, device: str = "auto", tile: int | None = None,
+            tta: bool | None = None, save_probabilities: bool = False,
+            data_dir: str | Path | None = None) -> list[Path]:
+    """Segment and track the sequences of ``data`` (a folder or a dataset name; its challenge
+    copy with ``challenge``) into CTC result folders ``XX_RES``; returns their paths (for
+    ISBI 2012, the probability stack)."""
+    from ctc_unet.device import resolve_device
+    from ctc_unet.workflow.predict import predict_run
+
+    return predict_run(_run(run_dir), str(data), list(sequences or []), _path(out), challenge,
+                       resolve_device(device), tile, tta, save_probabilities, _path(data_dir))
+
+
+def evaluate(path: str | Path | RunDir, data: str | Path | None = None, *,
+             gt: str | Path | None = None, sequences: Sequence[str] | None = None,
+             frames: str = "all", out: str | Path | None = None, device: str = "auto",
+             data_dir: str | Path | None = None) -> list[dict]:
+    """Score a run directory (predicting ``data`` first), a results folder (against ``gt``),
+    or an ISBI 2012 probability stack (against the label stack ``gt``); ``frames``: all,
+    choose, report or FIRST-LAST. Writes evaluation.json/.csv and overlays; returns the rows,
+    one per sequence."""
+    from ctc_unet.device import resolve_device
+    from ctc_unet.workflow.evaluate import evaluate_path
+
+    path = path.root if isinstance(path, RunDir) else Path(path)
+    rows, _ = evaluate_path(path, _path(gt), None if data is None else str(data),
+                            list(sequences or []), frames, _path(out), resolve_device(device),
+                            _path(data_dir))
+    return rows
+
+
+def submit(run_dirs: Sequence[str | Path | RunDir], data: str | Path | None, team: str, *,
+           out: str | Path = "submissions", challenge: bool = True, device: str = "auto",
+           wheel: str | Path | None = None,
+           data_dir: str | Path | None = None) -> tuple[Path, Path]:
+    """Package a Cell Tracking Challenge submission of one run per dataset; ``data`` is the
+    folder holding the challenge datasets, a dataset's folder, a dataset name (its challenge
+    copy under the data root), or None (each run's dataset there). Returns the package
+    folder and its zip."""
+    from ctc_unet.device import resolve_device
+    from ctc_unet.submission.package import package_submission
+
+    return package_submission([_run(r) for r in run_dirs], data, team, Path(out),
+                              resolve_device(device), False, _path(wheel), _path(data_dir),
+                              challenge)
+
+
+def track(masks: str | Path, out: str | Path, *,
+          config: str | Path | None = None) -> tuple[Path, int, int]:
+    """Link a folder of instance masks (maskNNN.tif or man_segNNN.tif, from any segmenter)
+    into the CTC result folder ``out``; returns it, the number of tracks and of divisions."""
+    from ctc_unet.config import load_config
+    from ctc_unet.workflow.track import track_folder
+
+    return track_folder(Path(masks), Path(out), load_config(None, _path(config)).tracking)
+
+
+def _path(value: str | Path | None) -> Path | None:
+    return None if value is None else Path(value)
+
+
+def _run(value: str | Path | RunDir) -> RunDir:
+    return value if isinstance(value, RunDir) else RunDir(Path(value))

@@ -1,0 +1,128 @@
+"""Training a run directory: the dataset and configuration resolved, the run directory's lock,
+``status.json``, and a fresh run that fails before its first checkpoint leaving nothing."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ctc_unet.config import load_config
+from ctc_unet.data.locate import resolve_dataset
+from ctc_unet.errors import CtcUnetError
+from ctc_unet.files import remove_empty, write_text_atomic
+from ctc_unet.rundir import RunDir, RunLock, load_checkpoint
+from ctc_unet.training.loop import TrainResult, train
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    """A finished or interrupted training call: its run directory and how it ended."""
+
+    run: RunDir
+    result: TrainResult
+    iterations: int  # the run's total
+
+
+def default_run_dir(dataset: str, profile: str | None) -> Path:
+    """``runs/<dataset>[-<profile>]``."""
+    return Path("runs") / (dataset + (f"-{profile}" if profile else ""))
+
+
+def train_run(name: str, config: Path | None = None, profile: str | None = None,
+              data_dir: Path | None = None, run_dir: Path | None = None,
+              iterations: int | None = None, device: str = "auto", resume: bool = False,
+              interactive: bool = False,
+              on_ready: Callable[[RunDir], None] | None = None,
+              seed: int | None = None) -> TrainOutcome:
+    """Train on dataset ``name`` (a name or alias, downloaded when missing, or a folder) into
+    a run directory; see ``ctc-unet train --help``. ``on_ready(run)`` is called once every
+    input has been checked, before anything is written (the CLI opens train.log there)."""
+    rank = int(os.environ.get("RANK", 0))
+    root, registry_name = resolve_dataset(name, data_dir, download=True, progress=interactive)
+    dataset = registry_name or root.name
+    run = RunDir(run_dir or default_run_dir(dataset, profile))
+    if resume and run.last.is_file():
+        cfg = run.load_config()
+        if config or profile:
+            logger.warning("--resume uses the run's saved config.yaml; --config/--profile "
+                           "are ignored")
+    else:
+        if run.last.is_file():
+            raise CtcUnetError(f"{run.root} already holds a run; pass --resume to continue it "
+                               "or choose another --run-dir")
+        cfg = load_config(dataset, config, profile=profile)
+    if iterations:
+        cfg = replace(cfg, train=replace(cfg.train, iterations=iterations))
+    if seed is not None and not (resume and run.last.is_file()):
+        cfg = replace(cfg, train=replace(cfg.train, seed=seed))
+    created = [p for p in (run.root, *run.root.parents) if not p.exists()][::-1]
+    fresh = not (resume and run.last.is_file())
+    before = set(run.root.iterdir()) if run.root.is_dir() else set()
+    started = owned = False
+
+    def ready() -> None:  # every input checked: from here on the run directory is written
+        nonlocal started
+        started = True
+        if rank == 0 and on_ready is not None:
+            on_ready(run)
+
+    lock = RunLock(run) if rank == 0 else contextlib.nullcontext()
+    try:
+        with lock:
+            owned = True  # from here on this process is the run directory's only writer
+            try:
+                result = train(root, run, cfg, device, resume=resume, interactive=interactive,
+                               on_ready=ready)
+            except KeyboardInterrupt as exc:
+                if not (started and run.last.is_file()):
+                    raise
+                # a signal outside the loop's own handling (e.g. while a checkpoint was being
+                # written): the last complete checkpoint stands, as after a stop in the loop
+                result = TrainResult(int(load_checkpoint(run.last)["iteration"]), "interrupted",
+                                     None, "", getattr(exc, "signal", "SIGINT"))
+            except BaseException as exc:
+                if rank == 0 and started and not (fresh and not run.last.is_file()):
+                    with contextlib.suppress(OSError):  # e.g. the disk is full
+                        write_status(run, "failed", None, cfg.train.iterations,
+                                     repr(exc)[:500])
+                raise
+            if rank == 0:
+                write_status(run, result.status, result.iteration, cfg.train.iterations,
+                             result.signal)
+    except BaseException:
+        if rank == 0 and owned and fresh and not run.last.is_file():
+            # a fresh run that failed before its first checkpoint (a bad input, a full disk,
+            # a signal) leaves nothing: what it created goes, what was there stays
+            remove_new_entries(run.root, before)
+            remove_empty(created)
+        raise
+    return TrainOutcome(run, result, cfg.train.iterations)
+
+
+def remove_new_entries(folder: Path, before: set[Path]) -> None:
+    """Remove what appeared in ``folder`` since ``before`` was listed."""
+    if not folder.is_dir():
+        return
+    for p in set(folder.iterdir()) - before:
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                p.unlink()
+
+
+def write_status(run: RunDir, status: str, iteration: int | None, total: int,
+                 detail: str | None) -> None:
+    """status.json: how the last training call ended, for batch scripts to act on."""
+    write_text_atomic(run.status, json.dumps({
+        "status": status, "iteration": iteration, "iterations": total, "detail": detail,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, indent=1))
