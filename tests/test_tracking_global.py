@@ -75,6 +75,26 @@ def test_a_cell_that_flickers_into_two_fragments_is_not_a_division():
     assert len(_divisions(track(frames)[1])) == 1
 
 
+def test_a_cell_touching_a_neighbour_that_splits_into_fragments_is_not_a_division():
+    """A cell beside a touching neighbour breaks into two fragments for two frames (ragged
+    outlines, seeded), then is whole again: no division, and the neighbour keeps its track."""
+    rng = np.random.default_rng(1)
+    frames = _frames(12)
+    for t in range(12):
+        r = rng.integers(-1, 2, 2)
+        frames[t][10:20, 21:31] = 3  # the neighbour, touching the cell's right edge
+        if t in (5, 6):
+            frames[t][10 + r[0]:20, 10:15] = 1
+            frames[t][10:20 + r[1], 15:21] = 2
+        else:
+            frames[t][10 + r[0]:20 + r[1], 10:21] = 1
+    masks, records = track_global(frames, CFG)
+    assert not _divisions(records)
+    neighbour = {int(m[15, 28]) for m in masks}
+    assert len(neighbour) == 1  # one track from the first frame to the last
+    assert len(_divisions(track(frames)[1])) == 1  # the greedy tracker calls it a division
+
+
 def test_a_cell_missed_for_one_frame_goes_on_across_the_gap():
     frames = _frames(10)
     for t in range(10):
