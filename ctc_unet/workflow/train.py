@@ -50,7 +50,8 @@ def train_run(name: str, config: Path | None = None, profile: str | None = None,
     root, registry_name = resolve_dataset(name, data_dir, download=True, progress=interactive)
     dataset = registry_name or root.name
     run = RunDir(run_dir or default_run_dir(dataset, profile))
-    if resume and run.last.is_file():
+    fresh = not (resume and run.last.is_file())  # a resumed run keeps its config and seed
+    if not fresh:
         cfg = run.load_config()
         if config or profile:
             logger.warning("--resume uses the run's saved config.yaml; --config/--profile "
@@ -62,10 +63,9 @@ def train_run(name: str, config: Path | None = None, profile: str | None = None,
         cfg = load_config(dataset, config, profile=profile)
     if iterations:
         cfg = replace(cfg, train=replace(cfg.train, iterations=iterations))
-    if seed is not None and not (resume and run.last.is_file()):
+    if seed is not None and fresh:
         cfg = replace(cfg, train=replace(cfg.train, seed=seed))
     created = [p for p in (run.root, *run.root.parents) if not p.exists()][::-1]
-    fresh = not (resume and run.last.is_file())
     before = set(run.root.iterdir()) if run.root.is_dir() else set()
     started = owned = False
 
