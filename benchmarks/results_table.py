@@ -1,7 +1,9 @@
-"""Print the README results tables from run directories (every number comes from the runs'
-files: config.yaml, split.json, metrics.jsonl, postprocess.json, evaluation/*.json).
+"""The results tables, from run directories (every number comes from the runs' files:
+config.yaml, split.json, metrics.jsonl with the hardware record, postprocess.json,
+evaluation/*.json).
 
-    python benchmarks/results_table.py runs/p12-dic-GT runs/p12-isbi [--hardware TEXT]
+    python benchmarks/results_table.py RUN ...                 # print the tables
+    python benchmarks/results_table.py --doc docs/results.md RUN ...   # write the docs page
 
 CTC runs: the scores of ``ctc-unet evaluate RUN --data DATASET --frames report``
 (evaluation/<dataset>-report/evaluation.json): SEG against the GT frames of the reporting
@@ -15,12 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
+from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from ctc_unet.config import to_dict
 from ctc_unet.rundir import RunDir, Split
 
 
@@ -45,12 +48,22 @@ def _frames(refs, sources=("GT", "ST", "ISBI")) -> str:
     return "; ".join(parts)
 
 
+def hardware(run: RunDir) -> str:
+    """What the run trained on, from its metrics' ``env`` record (runs from before it was
+    written: not recorded)."""
+    env = next((r for r in run.read_metrics() if r.get("kind") == "env"), None)
+    if env is None:
+        return "(not recorded)"
+    gpu = "" if env["device"] == "cuda" else ", no GPU"
+    return f"{env['name']}, {env['cores']} cores{gpu}, {env['precision']}"
+
+
 def _f(row: dict, key: str) -> str:
     v = row.get(key)
     return "" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
-def ctc_row(run: RunDir, hardware: str) -> list[str]:
+def ctc_row(run: RunDir) -> list[str]:
     cfg = run.load_config()
     split = Split.from_json(run.split.read_text())
     minutes, iters = minutes_and_iterations(run)
@@ -59,15 +72,16 @@ def ctc_row(run: RunDir, hardware: str) -> list[str]:
     ev = json.loads(path.read_text())[0] if path.is_file() else {}
     chose = (f"{_frames(split.val)} by {post['measure']}" if post else
              f"{_frames(split.val)} (training stopped: nothing chosen)")
-    scored = f"{_frames(split.report)}; TRA markers {ev.get('block', '')}"
+    scored = (f"sequence {', '.join(split.report_sequences)} whole" if split.report_sequences
+              else f"{_frames(split.report)}; TRA markers {ev.get('block', '')}")
     return [run.root.name, cfg.dataset, f"{cfg.targets.source}: {_frames(split.train, ('GT',))}",
-            cfg.profile or "paper", cfg.train.optimizer, str(iters), f"{minutes:.1f}",
-            hardware, chose, scored, _f(ev, "SEG"), _f(ev, "SEG_ST"), _f(ev, "DET"),
+            cfg.profile or "paper", str(cfg.train.seed), str(iters), f"{minutes:.1f}",
+            hardware(run), chose, scored, _f(ev, "SEG"), _f(ev, "SEG_ST"), _f(ev, "DET"),
             _f(ev, "TRA"), _f(ev, "CT"), _f(ev, "TF"), _f(ev, "BC(0)"),
             f"{ev.get('divisions', '')} / {ev.get('divisions_ref', '')}"]
 
 
-def isbi_row(run: RunDir, hardware: str) -> list[str]:
+def isbi_row(run: RunDir) -> list[str]:
     cfg = run.load_config()
     split = Split.from_json(run.split.read_text())
     minutes, iters = minutes_and_iterations(run)
@@ -80,7 +94,7 @@ def isbi_row(run: RunDir, hardware: str) -> list[str]:
 
     return [run.root.name, cfg.dataset, _frames(split.train), cfg.profile or "paper",
             cfg.train.optimizer,
-            str(iters), f"{minutes:.1f}", hardware, f"{_frames(split.val)} by pixel error",
+            str(iters), f"{minutes:.1f}", hardware(run), f"{_frames(split.val)} by pixel error",
             _frames(split.report), pair("rand_error"), pair("info_error"),
             pair("pixel_error")]
 
@@ -100,6 +114,36 @@ def _command(run: RunDir) -> str:
     return ""
 
 
+def reproduced_today(run: RunDir) -> bool:
+    """Whether the run's recorded command, with today's configuration files, resolves to the
+    configuration the run trained with (config.yaml)."""
+    import shlex
+
+    from ctc_unet.config import load_config
+
+    words = shlex.split(_command(run).strip("`"))
+    if len(words) < 4 or words[:2] != ["ctc-unet", "train"]:
+        return False
+    opts = dict(zip(words[3::2], words[4::2], strict=False))
+    cfg = run.load_config()
+    train = {"seed": int(opts.get("--seed", cfg.train.seed))}
+    if "--iterations" in opts:
+        train["iterations"] = int(opts["--iterations"])
+    extra = Path(opts["--config"]) if "--config" in opts else None
+    try:
+        now = load_config(cfg.dataset, extra, {"train": train}, opts.get("--profile"))
+    except Exception:  # a file of the command that no longer exists: not reproduced
+        return False
+    return to_dict(now) == to_dict(cfg)
+
+
+def precision(run: RunDir) -> str:
+    env = next((r for r in run.read_metrics() if r.get("kind") == "env"), None)
+    if env is not None:
+        return {"float32": "fp32", "bfloat16": "bf16"}.get(env["precision"], env["precision"])
+    return {"none": "fp32"}.get(run.load_config().train.amp, run.load_config().train.amp)
+
+
 def trial_row(run: RunDir) -> list[str]:
     """One recipe trial: what trained, how, and its scores on the choosing frames (which
     chose the checkpoint and post-processing: the chosen setting's OP_CSB in postprocess.json,
@@ -114,18 +158,21 @@ def trial_row(run: RunDir) -> list[str]:
     report = _evaluation(run, cfg.dataset, "report")
     recipe = (f"{cfg.targets.source} ({len(split.train)} frames), {cfg.model.base_channels} ch, "
               f"{cfg.train.tile_size} px, {cfg.model.n_classes} classes, cell sampling "
-              f"{cfg.augment.cell_sampling:g}, {cfg.train.optimizer} lr {cfg.train.lr:g}")
+              f"{cfg.augment.cell_sampling:g}, {cfg.train.optimizer} lr {cfg.train.lr:g}, "
+              f"{precision(run)}")
     chosen = (f"{describe(post)}, p > {post['threshold']:g}, min {post['min_size']}"
               if post else "(nothing chosen)")
     return [run.root.name, recipe, str(iters), f"{minutes:.1f}", chosen,
             _f(post, "score"), _f(report, "SEG"), _f(report, "SEG_ST"), _f(report, "DET"),
-            _f(report, "TRA"), _command(run)]
+            _f(report, "TRA"), _command(run) + ("" if reproduced_today(run) else
+                                                " (today's files give another config: "
+                                                "see the run's config.yaml)")]
 
 
-TRIAL_HEAD = ["run", "recipe", "iterations", "minutes", "post-processing (chosen on 72-83)",
-              "OP_CSB choosing (72-83, search)", "SEG (GT 054, 067)", "SEG (ST 50-71)",
-              "DET (50-71)", "TRA (50-71)", "command"]
-CTC_HEAD = ["run", "dataset", "training frames", "profile", "optimizer", "iterations", "minutes",
+TRIAL_HEAD = ["run", "recipe", "iterations", "minutes", "post-processing (chosen)",
+              "OP_CSB choosing (search)", "SEG (GT, reporting)", "SEG (ST, reporting)",
+              "DET (reporting)", "TRA (reporting)", "command"]
+CTC_HEAD = ["run", "dataset", "training frames", "profile", "seed", "iterations", "minutes",
             "hardware", "chose (checkpoint, post-processing)", "scored", "SEG (GT)",
             "SEG (ST)", "DET", "TRA", "CT", "TF", "BC(0)", "divisions (result / ref.)"]
 ISBI_HEAD = ["run", "dataset", "training slices", "profile", "optimizer", "iterations", "minutes",
@@ -133,32 +180,85 @@ ISBI_HEAD = ["run", "dataset", "training slices", "profile", "optimizer", "itera
              "information error (no TTA / TTA)", "pixel error (no TTA / TTA)"]
 
 
+def table(head: list[str], rows: list[list[str]]) -> str:
+    return "\n".join(["| " + " | ".join(head) + " |", "|" + " --- |" * len(head),
+                      *("| " + " | ".join(r) + " |" for r in rows)]) + "\n"
+
+
+def recipe_key(run: RunDir) -> tuple[str, str]:
+    """Runs of one recipe differ only by seed: (dataset, the config without the seed)."""
+    cfg = to_dict(run.load_config())
+    cfg["train"] = {k: v for k, v in cfg["train"].items() if k != "seed"}
+    cfg["train"]["amp"] = precision(run)  # "auto" and "bf16" are one recipe where bf16 ran
+    cfg.pop("profile", None)
+    return cfg["dataset"], json.dumps(cfg, sort_keys=True)
+
+
+def seeds_table(runs: list[RunDir]) -> str:
+    """Mean and half the range over the seeds of each recipe (reporting measures)."""
+    groups: dict[tuple[str, str], list[RunDir]] = defaultdict(list)
+    for run in runs:
+        groups[recipe_key(run)].append(run)
+    rows = []
+    for (dataset, _), members in groups.items():
+        evs = [_evaluation(r, dataset, "report") for r in members]
+        cells = []
+        for key in ("SEG", "SEG_ST", "DET", "TRA"):
+            vals = [e[key] for e in evs if isinstance(e.get(key), float)]
+            cells.append(f"{sum(vals) / len(vals):.3f} ± {(max(vals) - min(vals)) / 2:.3f}"
+                         if vals else "")
+        seeds = ", ".join(str(r.load_config().train.seed) for r in members)
+        rows.append([dataset, ", ".join(r.root.name for r in members), seeds, *cells])
+    return table(["dataset", "runs", "seeds", "SEG (GT)", "SEG (ST)", "DET", "TRA"], rows)
+
+
+def tables(runs: list[RunDir], trials: bool) -> str:
+    if trials:
+        return table(TRIAL_HEAD, [trial_row(r) for r in runs])
+    parts = []
+    picks: list[tuple[list[str], Callable, Callable]] = [
+        (CTC_HEAD, lambda c: c.dataset != "ISBI2012", ctc_row),
+        (ISBI_HEAD, lambda c: c.dataset == "ISBI2012", isbi_row)]
+    for head, pick, make in picks:
+        chosen = [r for r in runs if pick(r.load_config())]
+        if chosen:
+            parts.append(table(head, [make(r) for r in chosen]))
+    return "\n".join(parts)
+
+
+DOC_HEAD = """# Results
+
+Generated by `python benchmarks/results_table.py --doc docs/results.md {runs}` from the run
+directories (their `config.yaml`, `split.json`, `metrics.jsonl`, `postprocess.json` and
+`evaluation/*/evaluation.json`); do not edit by hand. Every row's run was trained with the
+configuration files of this repository and scored with `ctc-unet evaluate RUN --frames report`.
+What chooses never reports: "chose" frames picked the checkpoint and the post-processing,
+"scored" frames picked nothing (docs/evaluation.md, "Validation protocol"). Minutes are
+training time from the metrics' time stamps; the hardware column is read from each run.
+"""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path)
-    parser.add_argument("--hardware", default=f"{platform.machine()} CPU, {os.cpu_count()} "
-                        "cores, no GPU")
     parser.add_argument("--trials", action="store_true",
                         help="the compact table of recipe trials (CTC runs): recipe, minutes, "
                         "scores on the choosing and on the reporting frames, command")
+    parser.add_argument("--doc", type=Path, help="write the results page (every table)")
     args = parser.parse_args()
     runs = [RunDir(p) for p in args.runs]
-    if args.trials:
-        print("| " + " | ".join(TRIAL_HEAD) + " |")
-        print("|" + " --- |" * len(TRIAL_HEAD))
-        for run in runs:
-            print("| " + " | ".join(trial_row(run)) + " |")
+    if args.doc is None:
+        print(tables(runs, args.trials))
         return
-    for head, pick, make in ((CTC_HEAD, lambda c: c.dataset != "ISBI2012", ctc_row),
-                             (ISBI_HEAD, lambda c: c.dataset == "ISBI2012", isbi_row)):
-        chosen = [r for r in runs if pick(r.load_config())]
-        if not chosen:
-            continue
-        print("| " + " | ".join(head) + " |")
-        print("|" + " --- |" * len(head))
-        for run in chosen:
-            print("| " + " | ".join(make(run, args.hardware)) + " |")
-        print()
+    ctc = [r for r in runs if r.load_config().dataset != "ISBI2012"]
+    text = "\n".join([
+        DOC_HEAD.format(runs=" ".join(str(p) for p in args.runs)),
+        "## Every run\n", tables(runs, False),
+        "## Seeds: mean ± half the range of each recipe\n", seeds_table(ctc),
+        "## Recipes: scores on the choosing frames and on the reporting frames\n",
+        tables(ctc, True)])
+    args.doc.write_text(text)
+    print(args.doc)
 
 
 if __name__ == "__main__":

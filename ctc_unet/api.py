@@ -12,6 +12,7 @@ scripts, and a trained model that segments and tracks arrays.
     ctc_unet.predict(run, "DIC-HeLa", sequences=["02"])        # -> [.../02_RES]
     rows = ctc_unet.evaluate(run, "DIC-HeLa", frames="report")  # -> [{"SEG": ...}, ...]
     ctc_unet.submit([run], "challenge", team="MyTeam")          # -> (folder, zip)
+    ctc_unet.export(run)                                        # -> bioimage.io .zip
 
 Errors a user can fix are ``ctc_unet.CtcUnetError`` (the command line prints their message as
 one line). Nothing here configures logging: the messages go to the ``ctc_unet`` loggers.
@@ -145,6 +146,17 @@ def submit(run_dirs: Sequence[str | Path | RunDir], data: str | Path | None, tea
     return package_submission([_run(r) for r in run_dirs], data, team, Path(out),
                               resolve_device(device), False, _path(wheel), _path(data_dir),
                               challenge)
+
+
+def export(run_dir: str | Path | RunDir, *, data: str | Path | None = None,
+           out: str | Path | None = None, data_dir: str | Path | None = None) -> Path:
+    """Write the run as a bioimage.io model package (a zip that deepImageJ, ilastik, QuPath
+    and napari open); ``data``: the run's dataset (default: found under the data root), one
+    frame of which becomes the package's test tensor. Needs ``pip install 'ctc-unet[export]'``.
+    Returns the zip."""
+    from ctc_unet.zoo.bioimageio import export_package
+
+    return export_package(_run(run_dir), data, _path(out), _path(data_dir))
 
 
 def track(masks: str | Path, out: str | Path, *,

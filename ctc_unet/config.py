@@ -130,8 +130,10 @@ class TrainConfig:
     val_every: int = field(default=500, metadata={"range": (1, 10**9)})
     checkpoint_every: int = field(default=500, metadata={"range": (1, 10**9)})
     num_workers: int = 2
-    amp: Literal["none", "bf16", "fp16"] = "none"  # CUDA only
-    channels_last: bool = False  # CUDA only
+    # mixed precision of the training step: auto = bf16 where the device computes it natively
+    # (CUDA, CPUs with AVX512-BF16 or AMX), else float32; fp16 on CUDA only
+    amp: Literal["none", "auto", "bf16", "fp16"] = "none"
+    channels_last: bool = False  # NHWC weights and activations in training
     deterministic: bool = False
     diagnostics_first: int = 200  # dead-ReLU / update-ratio records every 10 iterations up
     # to here, then at every log line

@@ -214,3 +214,29 @@ def lineage_plot(panels: Sequence[tuple[str, Sequence[tuple[int, int, int, int]]
         ax.invert_yaxis()
     fig.suptitle(title)
     return save_figure(fig, path)
+
+
+def division_sheet(rows: Sequence[tuple[str, Sequence[tuple[str, np.ndarray, np.ndarray]]]],
+                   path: Path, title: str) -> Path:
+    """A contact sheet of divisions: one row per (name, panels), each panel (caption, image
+    (h, w) in about [0, 1], labels (h, w)) drawn as the gray image with coloured instances,
+    white contours and every label's track id at its centre, so that a false division (a
+    cell broken into two fragments, a neighbour taken for a daughter) is seen at a glance."""
+    from scipy import ndimage as ndi
+
+    plt = _pyplot()
+    cols = max((len(p) for _, p in rows), default=1)
+    fig, axes = plt.subplots(max(len(rows), 1), cols, figsize=(2.6 * cols, 2.8 * len(rows)),
+                             squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for r, (name, panels) in enumerate(rows):
+        for c, (caption, image, labels) in enumerate(panels):
+            ax = axes[r, c]
+            ax.imshow(overlay(image, labels))
+            ids = [i for i in np.unique(labels) if i]
+            for i, (y, x) in zip(ids, ndi.center_of_mass(labels > 0, labels, ids), strict=True):
+                ax.text(x, y, str(i), color="yellow", fontsize=7, ha="center", va="center")
+            ax.set_title(f"{name}: {caption}" if c == 0 else caption, fontsize=8)
+    fig.suptitle(title)
+    return save_figure(fig, path)

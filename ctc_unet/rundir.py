@@ -169,7 +169,8 @@ class RunDir:
 
     def truncate_metrics(self, iteration: int) -> int:
         """Keep the metrics records up to ``iteration`` (a resumed run logs the later ones
-        again) and drop a torn last line; returns how many records were dropped."""
+        again, and its own ``env`` record) and drop a torn last line; returns how many records
+        were dropped."""
         if not self.metrics.is_file():
             return 0
         lines = self.metrics.read_text().splitlines()
@@ -179,7 +180,12 @@ class RunDir:
                 record = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            if not isinstance(record, dict) or record.get("iteration", 0) <= iteration:
+            if not isinstance(record, dict):
+                keep.append(line)
+                continue
+            at = record.get("iteration", 0)
+            # the env record of a call that resumed from this same checkpoint is written again
+            if at < iteration or (at == iteration and record.get("kind") != "env"):
                 keep.append(line)
         if len(keep) != len(lines):
             atomic_write(self.metrics, lambda p: p.write_text("".join(f"{x}\n" for x in keep)))

@@ -25,7 +25,7 @@ LAYERS = [
     ["tracking"],          # linking instances; no measures
     ["training"],          # the loop, validation, splits
     ["workflow"],          # train / predict / evaluate / track as jobs on run directories
-    ["submission"],        # challenge packages
+    ["submission", "zoo"],  # challenge packages; bioimage.io model packages (model zoo)
     ["api", "__init__"],   # the public Python API
     ["cli", "__main__"],   # the command line, thin
 ]

@@ -181,6 +181,33 @@ def test_evaluate_report_scores_the_reporting_sequence_whole(run, synthetic_root
     assert (tmp_path / "e" / "lineage_02.png").stat().st_size > 1000
 
 
+def test_every_division_gets_a_row_of_the_contact_sheet(synthetic_root, tmp_path):
+    """A result that is the reference itself (its TRA markers as masks): the sheet shows
+    each of its divisions, with crops from before and after the split."""
+    import shutil
+
+    from ctc_unet.data.ctc import parse_man_track
+
+    res = tmp_path / "res" / "01_RES"
+    res.mkdir(parents=True)
+    for p in sorted((synthetic_root / "01_GT" / "TRA").glob("man_track*.tif")):
+        shutil.copy(p, res / p.name.replace("man_track", "mask"))
+    shutil.copy(synthetic_root / "01_GT" / "TRA" / "man_track.txt", res / "res_track.txt")
+    records = parse_man_track(res / "res_track.txt")
+    kids = [r.parent for r in records if r.parent]
+    parents = {p for p in kids if kids.count(p) >= 2}
+    assert parents, "the synthetic sequence has a division"
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "res"), "--gt", str(synthetic_root),
+                                 "--sequence", "01", "--out", str(tmp_path / "e")])
+    assert result.exit_code == 0, result.output
+    sheet = tmp_path / "e" / "divisions_01.png"
+    assert sheet.stat().st_size > 5000
+    from PIL import Image
+
+    with Image.open(sheet) as img:  # one row per division, each about 280 px high
+        assert img.height > 200 * len(parents)
+
+
 def test_evaluate_report_needs_a_run_that_set_frames_apart(run, synthetic_root):
     split = json.loads((run / "split.json").read_text())
     split["report"], split["report_sequences"] = [], []  # a run from before the protocol

@@ -42,7 +42,27 @@ def test_predict_writes_valid_ctc_results(tiny_run, synthetic_root, tmp_path):
         assert first.dtype == np.uint16 and first.shape == (256, 256)
         assert (res / "res_track.txt").is_file()
         assert validate_sequence(str(res), threads=1)["Valid"] == 1
+        napari_ctc_io_checks(res)
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def napari_ctc_io_checks(res) -> None:
+    """What napari-ctc-io's reader does with a result folder (bentaculum/napari-ctc-io,
+    src/napari_ctc_io/reader.py: ``_load_tra`` and the hard checks of ``_check_ctc``): every
+    ``*.tif`` in name order stacked as time, the track file read by ``np.loadtxt(delimiter="
+    ")`` as N x 4 integers (one line would give a 1-D array, which it cannot iterate), IDs
+    positive and unique, each parent present and ended before its daughter starts, and in
+    every frame the mask labels equal the tracks alive then."""
+    masks = np.stack([tifffile.imread(p) for p in sorted(res.glob("*.tif"))])
+    tracks = np.loadtxt(res / "res_track.txt", delimiter=" ").astype(int)
+    assert tracks.ndim == 2 and tracks.shape[1] == 4
+    ids, start, end, parent = tracks.T
+    assert ids.min() >= 1 and len(set(ids)) == len(ids)
+    ends = dict(zip(ids, end, strict=True))
+    assert all(p in ends and ends[p] < s for p, s in zip(parent, start, strict=True) if p)
+    for t in range(start.min(), end.max()):
+        alive = set(ids[(start <= t) & (end >= t)])
+        assert alive == set(np.unique(masks[t])) - {0}, t
 
 
 def test_predict_options(tiny_run, synthetic_root, tmp_path):

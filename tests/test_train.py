@@ -105,9 +105,16 @@ def _tiny_yaml(tmp_path: Path, **train) -> Path:
     return path
 
 
-def test_resume_equals_uninterrupted(synthetic_root, tmp_path, monkeypatch):
-    cfg = load_config(None, overrides=tiny(iterations=10, val_every=4, checkpoint_every=100))
-    full = train(synthetic_root, RunDir(tmp_path / "full"), cfg, "cpu")
+@pytest.mark.parametrize("fast", [{}, {"amp": "bf16", "channels_last": True}],
+                         ids=["fp32", "bf16-channels-last"])
+def test_resume_equals_uninterrupted(synthetic_root, tmp_path, monkeypatch, fast):
+    cfg = load_config(None, overrides=tiny(iterations=10, val_every=4, checkpoint_every=100,
+                                           **fast))
+    full_run = RunDir(tmp_path / "full")
+    full = train(synthetic_root, full_run, cfg, "cpu")
+    env = [r for r in full_run.read_metrics() if r["kind"] == "env"]
+    assert [r["precision"] for r in env] == ["bfloat16" if fast else "float32"]
+    assert env[0]["device"] == "cpu" and env[0]["cores"] >= 1
 
     calls = {"n": 0}
     real_loss = trainer_mod.weighted_cross_entropy
@@ -127,6 +134,19 @@ def test_resume_equals_uninterrupted(synthetic_root, tmp_path, monkeypatch):
     resumed = train(synthetic_root, part_run, cfg, "cpu", resume=True)
     assert resumed.status == "finished" and resumed.iteration == 10
     assert resumed.weights_checksum == full.weights_checksum
+    assert [r["iteration"] for r in part_run.read_metrics() if r["kind"] == "env"] == [0, 6]
+    plain = UNet(1, 2, 8, 3)  # a channels-last checkpoint loads into a plain network
+    plain.load_state_dict(load_checkpoint(part_run.last)["model"])
+
+
+def test_mixed_precision_choice():
+    from ctc_unet.device import autocast_dtype, native_bf16
+
+    cpu = torch.device("cpu")
+    assert autocast_dtype("none", cpu) is None
+    assert autocast_dtype("bf16", cpu) == torch.bfloat16
+    assert autocast_dtype("fp16", cpu) is None  # needs CUDA's loss scaler
+    assert autocast_dtype("auto", cpu) == (torch.bfloat16 if native_bf16(cpu) else None)
 
 
 def test_lr_schedules():

@@ -18,6 +18,7 @@ from ctc_unet.cli import (
     download,
     env,
     evaluate,
+    export,
     inspect,
     predict,
     submit,
@@ -66,7 +67,7 @@ def main_callback(
 app.callback()(main_callback)
 for command in (datasets.datasets, download.download, inspect.inspect, targets.targets,
                 train.train, predict.predict, track.track, evaluate.evaluate, submit.submit,
-                demo.demo):
+                export.export, demo.demo):
     app.command()(command)
 app.command("env")(env.env)
 

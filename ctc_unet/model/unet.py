@@ -97,7 +97,7 @@ class UNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        skips = []
+        skips: list[torch.Tensor] = []
         for i, block in enumerate(self.down):
             x = block(x)
             if i == self.depth - 1:
@@ -105,14 +105,30 @@ class UNet(nn.Module):
             skips.append(x)
             x = self.pool(x)
         x = self.dropout(self.bottom(x))
-        for upconv, block, skip in zip(self.upconv, self.up, reversed(skips), strict=True):
+        # TorchScript (ctc-unet export) knows neither zip(strict=) nor reversed() of a list
+        for j, (upconv, block) in enumerate(zip(self.upconv, self.up)):  # noqa: B905
             x = upconv(x)
-            x = block(torch.cat([center_crop(skip, x.shape[-2:]), x], dim=1))
+            skip = center_crop(skips[len(skips) - 1 - j], (x.shape[-2], x.shape[-1]))
+            x = block(torch.cat([skip, x], dim=1))
         return self.head(x)
 
     def output_size(self, n: int) -> int:
         """Output size for an input of ``n`` px (raises TileSizeError if invalid)."""
         return output_size(n, self.depth)
+
+
+class UNetProbabilities(nn.Module):
+    """The U-Net followed by a softmax over the classes: (B, C, H, W) -> (B, n_classes, H - 2m,
+    W - 2m) probabilities. The form an exported model takes (TorchScript-able; its state dict
+    is the U-Net's under ``unet.``), so that consumers need no post-processing step."""
+
+    def __init__(self, in_channels: int = 1, n_classes: int = 2, base_channels: int = 64,
+                 depth: int = 4) -> None:
+        super().__init__()
+        self.unet = UNet(in_channels, n_classes, base_channels, depth, dropout=0.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.unet(x), dim=1)
 
 
 def conv_layers(model: nn.Module) -> list[nn.Module]:

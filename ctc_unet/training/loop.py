@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from ctc_unet.config import Config, dump_config
+from ctc_unet.device import autocast_dtype, describe_hardware
 from ctc_unet.errors import CtcUnetError
 from ctc_unet.files import remove_stale_staging, write_text_atomic
 from ctc_unet.model.unet import UNet
@@ -94,12 +95,12 @@ class Trainer:
         mc = self.cfg.model
         self.model = UNet(mc.in_channels, mc.n_classes, mc.base_channels, mc.depth,
                           mc.dropout, train_cfg.head_init).to(device)
-        if train_cfg.channels_last and device.type == "cuda":
-            self.model = self.model.to(memory_format=torch.channels_last)
+        if train_cfg.channels_last:
+            self.model.use_channels_last()
         self.optimizer, self.scheduler = make_optimizer(self.model, train_cfg)
-        self.use_amp = train_cfg.amp != "none" and device.type == "cuda"
-        self.amp_dtype = torch.bfloat16 if train_cfg.amp == "bf16" else torch.float16
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and train_cfg.amp == "fp16")
+        self.amp_dtype = autocast_dtype(train_cfg.amp, device)
+        self.use_amp = self.amp_dtype is not None
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         if state is not None:
             self._restore(state)
         self.net = (torch.nn.parallel.DistributedDataParallel(
@@ -122,10 +123,13 @@ class Trainer:
             logger.info("resuming at iteration %d of %d", self.start, self.train_cfg.iterations)
         dump_config(self.cfg, run.config)
         write_text_atomic(run.split, self.split.to_json())
+        run.append_metrics({"kind": "env", "iteration": self.start, "time": time.time(),
+                            "precision": str(self.amp_dtype or torch.float32)[6:],
+                            **describe_hardware(self.device, self.world)})
         logger.info("split: %s", self.split.describe())
-        logger.info("%d training frames (%s), %d validation frames; device %s, %d process(es)",
-                    len(self.split.train), self.cfg.targets.source, len(self.val_frames),
-                    self.device, self.world)
+        logger.info("%d training frames (%s), %d validation frames; device %s, %d process(es), "
+                    "%s", len(self.split.train), self.cfg.targets.source, len(self.val_frames),
+                    self.device, self.world, str(self.amp_dtype or torch.float32)[6:])
 
     def _restore(self, state: dict) -> None:
         load_weights(self.model, state, self.run.last, self.cfg)
@@ -158,14 +162,12 @@ class Trainer:
         fractions and update ratios of this step go to metrics.jsonl (rank 0)."""
         train_cfg, device = self.train_cfg, self.device
         x = batch["image"].to(device, non_blocking=True)
-        if train_cfg.channels_last and device.type == "cuda":
-            x = x.contiguous(memory_format=torch.channels_last)
         dead: dict[str, float] = {}
         before = weight_snapshot(self.model) if diagnose else None
         with torch.autocast(device.type, dtype=self.amp_dtype, enabled=self.use_amp), (
                 dead_fractions(self.model, dead) if diagnose else contextlib.nullcontext()):
             logits = self.net(x)
-        loss = weighted_cross_entropy(logits, batch["target"].to(device),
+        loss = weighted_cross_entropy(logits.float(), batch["target"].to(device),
                                       batch["weight"].to(device), train_cfg.loss_reduction)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()

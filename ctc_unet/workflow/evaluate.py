@@ -110,6 +110,7 @@ def evaluate_ctc_run(run: RunDir | None, path: Path, root: Path, sequence: list[
                      "block": shown, **scores})
         _overlays(s, res, block, seg_frames, dest, root.name)
         _lineage(s, res, block, dest, root.name)
+        _division_sheet(s, res, block, dest, root.name)
     return rows, dest
 
 
@@ -181,6 +182,53 @@ def _lineage(seq, res: Path, block, dest: Path, dataset: str) -> Path:
                               for r in records]))
     return lineage_plot(panels, dest / f"lineage_{seq.name}.png",
                         f"{dataset} {seq.name}, frames {first}-{last}")
+
+
+MAX_DIVISIONS = 8  # rows of the division contact sheet
+DIVISION_WINDOW = 160  # px around the mother
+
+
+def _division_sheet(seq, res: Path, block, dest: Path, dataset: str) -> Path | None:
+    """``divisions_<seq>.png``: each division of the result in the scored block (up to
+    MAX_DIVISIONS) as four crops around the mother, from two frames before the split to two
+    after, with track ids: a biologist sees at once which divisions are real."""
+    import numpy as np
+
+    from ctc_unet.data.ctc import parse_man_track
+    from ctc_unet.data.images import read_tiff
+    from ctc_unet.plots import division_sheet
+    from ctc_unet.targets.frames import normalize_image
+
+    first, last = block if block is not None else (min(seq.frames), max(seq.frames))
+    records = parse_man_track(res / "res_track.txt")
+    ends = {r.label: r.end for r in records}
+    daughters: dict[int, list[int]] = {}
+    for r in records:
+        if r.parent in ends:
+            daughters.setdefault(r.parent, []).append(r.label)
+    split = sorted((ends[m], m, d) for m, d in daughters.items()
+                   if len(d) >= 2 and first <= ends[m] + 1 <= last)[:MAX_DIVISIONS]
+    if not split:
+        return None
+
+    def mask(t: int) -> np.ndarray:
+        return read_tiff(res / f"mask{t:0{seq.digits}d}.tif")
+
+    rows = []
+    for end, mother, kids in split:
+        ys, xs = np.nonzero(mask(end) == mother)
+        cy, cx, half = int(ys.mean()), int(xs.mean()), DIVISION_WINDOW // 2
+        panels = []
+        for t in range(end - 1, end + 3):
+            if t not in seq.frames:
+                continue
+            image, labels = normalize_image(seq.read_frame(t)), mask(t)
+            window = (slice(max(cy - half, 0), cy + half), slice(max(cx - half, 0), cx + half))
+            panels.append((f"t={t}", image[window], labels[window]))
+        rows.append((f"{mother} -> {', '.join(map(str, sorted(kids)))}", panels))
+    return division_sheet(rows, dest / f"divisions_{seq.name}.png",
+                          f"{dataset} {seq.name}: divisions of the result, frames "
+                          f"{first}-{last} (ids = track labels)")
 
 
 def evaluate_isbi_run(run: RunDir, root: Path, device: torch.device) -> list[dict]:

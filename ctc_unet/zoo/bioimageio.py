@@ -1,0 +1,355 @@
+"""``ctc-unet export``: a trained run as a bioimage.io model package (format 0.5).
+
+The package holds the network as TorchScript and as a state dict (architecture
+``ctc_unet.model.unet.UNetProbabilities``: the U-Net followed by a softmax), its input as a
+gray image ``(batch, channel, y, x)`` of the valid sizes of the unpadded network (``min + n *
+step``), its output ``(batch, channel, y, x)`` of the two class probabilities (background,
+cell) and the input's size minus the network's margin on each side, the run's percentile
+normalization as preprocessing, test tensors from a real frame, a cover image, and a README that
+names the training data (with the Cell Tracking Challenge's terms of use), the recipe and the
+run's honest scores.
+
+Consumers do not mirror the borders as ``ctc-unet predict`` does: a tile's output covers its
+input minus the margin. For the same probabilities as ``predict``, mirror-pad the frame by the
+margin (README of the package).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tifffile
+import torch
+import yaml
+
+from ctc_unet.config import Config, dump_config
+from ctc_unet.data.ctc import open_ctc_dataset
+from ctc_unet.data.isbi import is_isbi_folder, read_isbi2012
+from ctc_unet.errors import CtcUnetError
+from ctc_unet.files import atomic_write, staged_dir
+from ctc_unet.inference.tiling import mirror_pad, predict_whole
+from ctc_unet.model.geometry import margin, next_valid
+from ctc_unet.model.unet import UNetProbabilities
+from ctc_unet.rundir import RunDir, load_checkpoint, read_json
+from ctc_unet.targets.frames import FrameRef, normalize_image
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = "0.5.4"
+PERCENTILES = (1.0, 99.8)  # ctc_unet.targets.frames.normalize_image
+MAX_TEST_SIZE = 512  # px of the test frame's crop: the package stays small
+TOLERANCE = 1e-4  # TorchScript vs ``predict`` probabilities
+PAPER = "Ronneberger O, Fischer P, Brox T. U-Net: Convolutional Networks for Biomedical Image "\
+        "Segmentation. MICCAI 2015."
+CTC = "Ulman V et al. An objective comparison of cell-tracking algorithms. Nature Methods 14, "\
+      "1141-1152 (2017)."
+CTC_TERMS = ("Cell Tracking Challenge conditions of use (celltrackingchallenge.net/datasets): "
+             "cite Ulman et al. 2017 (doi:10.1038/nmeth.4473) and acknowledge the CTC; "
+             "CTC-related use needs no consent; other public scientific use needs permission "
+             "from the data providers; commercial use needs explicit permission.")
+
+
+def export_run(run: RunDir, data: Path, out: Path) -> Path:
+    """Write the bioimage.io package of ``run`` to ``out`` (a .zip) and, unzipped, to
+    ``package_dir(out)``; each atomically, nothing when anything fails.
+
+    ``data``: the run's dataset folder (one raw frame of it becomes the test tensor).
+    Raises CtcUnetError when the run has no checkpoint, the frame cannot be read, the
+    TorchScript disagrees with ``predict`` or bioimage.io's validation rejects the package.
+    """
+    spec = _bioimageio_spec()
+    cfg = run.load_config()
+    ref, raw = test_frame(run, data)
+    model = _network(run, cfg)
+    with staged_dir(package_dir(out)) as pkg:
+        diff = _write_weights(model, pkg, raw)
+        logger.info("TorchScript vs predict on %s:%d: max abs difference %.1e", ref.sequence,
+                    ref.t, diff)
+        _write_test_tensors(pkg, model, raw)
+        _write_cover(pkg / "cover.png", raw, model)
+        dump_config(cfg, pkg / "ctc_unet_config.yaml")
+        (pkg / "README.md").write_text(package_readme(run, cfg, ref, diff))
+        (pkg / "rdf.yaml").write_text(yaml.safe_dump(model_rdf(run, cfg, ref), sort_keys=False))
+        _validate(spec, pkg / "rdf.yaml")
+        atomic_write(out, lambda tmp: _zip(pkg, tmp))
+    return out
+
+
+def export_package(run: RunDir, data: str | Path | None = None, out: Path | None = None,
+                   data_dir: Path | None = None) -> Path:
+    """``export_run`` with what a user types: ``data`` a dataset folder or name (default: the
+    run's dataset under the data root), ``out`` default ``RUN/export/<run>.bioimageio.zip``."""
+    from ctc_unet.data.locate import resolve_dataset
+
+    cfg = run.load_config()
+    root, _ = resolve_dataset(str(data or cfg.dataset), data_dir)
+    if not root.is_dir():
+        raise CtcUnetError(f"{root}: dataset folder not found (give --data)")
+    out = out or run.root / "export" / f"{run.root.name}.bioimageio.zip"
+    if out.suffix != ".zip":
+        raise CtcUnetError(f"{out}: the package is a .zip file")
+    return export_run(run, root, out)
+
+
+def package_dir(out: Path) -> Path:
+    """The unzipped package beside the zip ``out`` (``x.zip`` -> ``x/``)."""
+    return out.parent / out.name.removesuffix(".zip")
+
+
+def _bioimageio_spec() -> Any:
+    try:
+        import bioimageio.spec as spec
+    except ImportError:
+        raise CtcUnetError("ctc-unet export needs bioimageio.spec: pip install "
+                           "'ctc-unet[export]'") from None
+    return spec
+
+
+def _network(run: RunDir, cfg: Config) -> UNetProbabilities:
+    path = run.best if run.best.is_file() else run.last
+    if not path.is_file():
+        raise CtcUnetError(f"{run.root}: no checkpoint to export (train first)")
+    mc = cfg.model
+    model = UNetProbabilities(mc.in_channels, mc.n_classes, mc.base_channels, mc.depth)
+    model.unet.load_state_dict(load_checkpoint(path)["model"])
+    return model.eval()
+
+
+def test_frame(run: RunDir, data: Path) -> tuple[FrameRef, np.ndarray]:
+    """The first choosing frame of the run (else its first training frame), raw, centre-cropped
+    to at most MAX_TEST_SIZE px: (frame, (H, W) array of the file's type)."""
+    split = run.load_split()
+    ref = (split.val or split.train)[0]
+    try:
+        if is_isbi_folder(data):
+            image = read_isbi2012(data).train_volume[ref.t]
+        else:
+            image = open_ctc_dataset(data).sequence(ref.sequence).read_frame(ref.t)
+    except (OSError, KeyError, IndexError, ValueError) as exc:
+        raise CtcUnetError(f"{data}: cannot read frame {ref.t} of sequence {ref.sequence} "
+                           f"for the test tensor ({exc})") from None
+    image = np.squeeze(image)
+    h, w = image.shape
+    top, left = max(0, (h - MAX_TEST_SIZE) // 2), max(0, (w - MAX_TEST_SIZE) // 2)
+    return ref, image[top:top + MAX_TEST_SIZE, left:left + MAX_TEST_SIZE]
+
+
+def padded_input(raw: np.ndarray, depth: int) -> np.ndarray:
+    """The raw frame mirror-padded as ``predict`` pads it: (1, 1, H', W') float32 of valid
+    sizes (the network's output then covers the frame)."""
+    return mirror_pad(raw.astype(np.float32), depth)[0][None, None]
+
+
+def scale_range(x: np.ndarray) -> np.ndarray:
+    """bioimage.io's ``scale_range`` preprocessing over (y, x) as the package declares it."""
+    lo, hi = np.percentile(x, PERCENTILES)
+    return ((x - lo) / (hi - lo + 1e-6)).astype(np.float32)
+
+
+def _write_weights(model: UNetProbabilities, pkg: Path, raw: np.ndarray) -> float:
+    """State dict and TorchScript; returns max |TorchScript - predict| on the test frame."""
+    torch.save(model.state_dict(), pkg / "weights.pt")
+    with warnings.catch_warnings():  # TorchScript is deprecated in torch, but it is the
+        warnings.simplefilter("ignore", DeprecationWarning)  # weights format consumers run
+        torch.jit.script(model).save(str(pkg / "weights_torchscript.pt"))
+        loaded = torch.jit.load(str(pkg / "weights_torchscript.pt"))
+    image = normalize_image(raw)
+    unet = model.unet
+    expected = predict_whole(unet, image)
+    with torch.inference_mode():
+        got = loaded(torch.from_numpy(padded_input(image, unet.depth)))[0].numpy()
+    got = got[:, :image.shape[0], :image.shape[1]]
+    diff = float(np.abs(got - expected).max())
+    if diff > TOLERANCE:
+        raise CtcUnetError(f"the exported TorchScript differs from predict by {diff:.1e} "
+                           f"(> {TOLERANCE:g}) on the test frame")
+    return diff
+
+
+def _write_test_tensors(pkg: Path, model: UNetProbabilities, raw: np.ndarray) -> None:
+    x = padded_input(raw, model.unet.depth)
+    with torch.inference_mode():
+        y = model(torch.from_numpy(scale_range(x))).numpy()
+    np.save(pkg / "test_input.npy", x)
+    np.save(pkg / "test_output.npy", y)
+    tifffile.imwrite(pkg / "sample_input.tif", x)
+    tifffile.imwrite(pkg / "sample_output.tif", y)
+
+
+def _write_cover(path: Path, raw: np.ndarray, model: UNetProbabilities) -> None:
+    """Two panels, 2:1: the test frame and its cell probability."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    image = normalize_image(raw)
+    prob = predict_whole(model.unet, image)[1]
+    fig, axes = plt.subplots(1, 2, figsize=(8, 4), dpi=100)
+    for ax, data, title in ((axes[0], np.clip(image, 0, 1), "input"),
+                            (axes[1], prob, "P(cell)")):
+        ax.imshow(data, cmap="gray" if title == "input" else "magma", vmin=0, vmax=1)
+        ax.set_title(title)
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _axes(depth: int, output: bool) -> list[dict]:
+    space = []
+    for axis in ("y", "x"):
+        size: dict = ({"tensor_id": "raw", "axis_id": axis, "offset": -2 * margin(depth)}
+                      if output else {"min": next_valid(1, depth), "step": 2**depth})
+        space.append({"type": "space", "id": axis, "size": size})
+    channel = ({"type": "channel", "channel_names": ["background", "cell"]} if output
+               else {"type": "channel", "channel_names": ["raw"]})
+    return [{"type": "batch"}, channel, *space]
+
+
+def model_rdf(run: RunDir, cfg: Config, ref: FrameRef) -> dict:
+    """The package's rdf.yaml as a mapping (bioimage.io model description 0.5)."""
+    mc = cfg.model
+    name = f"U-Net {cfg.dataset} {run.root.name}".replace("_", "-")
+    low, high = PERCENTILES
+    return {
+        "type": "model", "format_version": FORMAT_VERSION, "name": name[:128],
+        "description": f"The U-Net of Ronneberger et al. (2015), {mc.base_channels} base "
+                       f"channels, depth {mc.depth}, trained with ctc-unet on {cfg.dataset}: "
+                       "per-pixel probabilities of background and cell.",
+        "authors": [{"name": "ctc-unet developers"}],
+        "cite": [{"text": PAPER, "doi": "10.1007/978-3-319-24574-4_28"},
+                 {"text": CTC, "doi": "10.1038/nmeth.4473"}],
+        "license": "MIT",
+        "documentation": "README.md",
+        "covers": ["cover.png"],
+        "tags": ["unet", "2d", "segmentation", "cell-tracking-challenge", "instance-segmentation",
+                 "pytorch", cfg.dataset.lower()],
+        "inputs": [{
+            "id": "raw", "description": "a gray-value frame; mirror-pad it by the margin for "
+            "outputs that cover it", "axes": _axes(mc.depth, output=False),
+            "test_tensor": {"source": "test_input.npy"},
+            "sample_tensor": {"source": "sample_input.tif"},
+            "data": {"type": "float32"},
+            "preprocessing": [{"id": "scale_range", "kwargs": {
+                "axes": ["y", "x"], "min_percentile": low, "max_percentile": high}}],
+        }],
+        "outputs": [{
+            "id": "probabilities", "description": "softmax over background and cell; the "
+            f"input's size minus {margin(mc.depth)} px on each side",
+            "axes": _axes(mc.depth, output=True),
+            "test_tensor": {"source": "test_output.npy"},
+            "sample_tensor": {"source": "sample_output.tif"},
+            "data": {"type": "float32", "range": [0.0, 1.0]},
+        }],
+        "weights": {
+            "pytorch_state_dict": {
+                "source": "weights.pt", "pytorch_version": torch.__version__.split("+")[0],
+                "architecture": {
+                    "callable": "UNetProbabilities", "import_from": "ctc_unet.model.unet",
+                    "kwargs": {"in_channels": mc.in_channels, "n_classes": mc.n_classes,
+                               "base_channels": mc.base_channels, "depth": mc.depth}},
+            },
+            "torchscript": {"source": "weights_torchscript.pt", "parent": "pytorch_state_dict",
+                            "pytorch_version": torch.__version__.split("+")[0]},
+        },
+        "attachments": [{"source": "ctc_unet_config.yaml"}],
+        "config": {"ctc_unet": {"run": run.root.name, "dataset": cfg.dataset,
+                                "test_frame": f"{ref.sequence}:{ref.t}",
+                                "postprocess": _postprocess(run)}},
+    }
+
+
+def _postprocess(run: RunDir) -> dict:
+    if not run.postprocess.is_file():
+        return {}
+    chosen = read_json(run.postprocess)
+    return {k: chosen[k] for k in ("method", "seeds", "seed_threshold", "seed_distance",
+                                    "threshold", "min_size") if k in chosen}
+
+
+def _frames(refs: list[FrameRef]) -> str:
+    by_seq: dict[str, list[int]] = {}
+    for r in refs:
+        by_seq.setdefault(r.sequence, []).append(r.t)
+    return "; ".join(f"sequence {s}: {len(ts)} frames ({min(ts)}-{max(ts)})"
+                     for s, ts in by_seq.items()) or "none"
+
+
+SCORE_KEYS = ("SEG", "SEG_ST", "DET", "TRA", "rand_error", "info_error")
+
+
+def _scores(run: RunDir) -> list[str]:
+    lines = []
+    for path in sorted((run.root / "evaluation").glob("*/evaluation.json")):
+        for row in read_json(path):
+            measures = ", ".join(f"{k} {row[k]:.3f}" for k in SCORE_KEYS
+                                 if isinstance(row.get(k), float))
+            lines.append(f"- {path.parent.name}, sequence {row.get('sequence')} "
+                         f"(frames: {row.get('block') or row.get('seg_frames')}): {measures}")
+    return lines or ["- not evaluated (run `ctc-unet evaluate RUN --frames report`)"]
+
+
+def package_readme(run: RunDir, cfg: Config, ref: FrameRef, diff: float) -> str:
+    """The package's documentation: data and its terms, recipe, scores, how to use it."""
+    split = run.load_split()
+    mc, tc = cfg.model, cfg.train
+    m = margin(mc.depth)
+    terms = ("ISBI 2012 EM segmentation challenge data (cite Cardona et al. 2010 and "
+             "Arganda-Carreras et al. 2015)." if ref.source == "ISBI" else CTC_TERMS)
+    return "\n".join([
+        f"# U-Net for {cfg.dataset} (ctc-unet run `{run.root.name}`)", "",
+        f"The U-Net of Ronneberger, Fischer and Brox (MICCAI 2015) with {mc.base_channels} base "
+        f"channels and depth {mc.depth} (unpadded 3x3 convolutions), trained with ctc-unet.",
+        "Output: per-pixel probabilities of background and cell (softmax).", "",
+        "## Training data", "",
+        f"Dataset {cfg.dataset}; annotations {cfg.targets.source}.",
+        f"- trained on: {_frames(split.train)}",
+        f"- chose the checkpoint and post-processing: {_frames(split.val)}",
+        f"- reported on (never trained on or chosen with): {_frames(split.report)}"
+        + "".join(f"; sequence {s} whole" for s in split.report_sequences), "",
+        terms, "",
+        "## Recipe", "",
+        f"{tc.iterations} iterations, {tc.optimizer} (lr {tc.lr:g}, {tc.lr_schedule}), "
+        f"{tc.tile_size} px tiles, batch 1, weighted cross-entropy with separation borders "
+        f"(w0 {cfg.targets.w0:g}, sigma {cfg.targets.sigma:g}), elastic deformations. "
+        "The full configuration is attached (ctc_unet_config.yaml).", "",
+        "## Validation", "",
+        "The checkpoint and the post-processing were chosen on the choosing frames above; "
+        "the scores below are on the reporting frames, which chose nothing "
+        "(`ctc-unet evaluate RUN --frames report`; the CTC's measures by py-ctcmetrics).", "",
+        *_scores(run), "",
+        "## Use", "",
+        f"Inputs: gray frames normalized by the 1st and 99.8th percentiles (the package's "
+        f"preprocessing), of sizes {next_valid(1, mc.depth)} + n x {2**mc.depth} px. "
+        f"The output is {m} px smaller on each side: mirror-pad a frame by {m} px (numpy "
+        "`mode='reflect'`) to cover it, as `ctc-unet predict` does (overlap-tile strategy, "
+        "paper Fig. 2). Instances: threshold the cell probability and label connected "
+        f"components (the run chose {_postprocess(run) or 'the configured settings'}).",
+        f"The TorchScript weights reproduce `ctc-unet predict` on frame {ref.t} of sequence "
+        f"{ref.sequence} to {diff:.1e} (max abs difference).", "",
+        "## Cite", "", f"- {PAPER}", f"- {CTC}", "",
+    ])
+
+
+def _validate(spec: Any, rdf: Path) -> None:
+    """bioimage.io's format validation of the written package (the model test is
+    ``bioimageio test``, which needs bioimageio.core)."""
+    descr = spec.load_description(rdf, perform_io_checks=True)
+    status = getattr(getattr(descr, "validation_summary", None), "status", "failed")
+    if status not in ("valid-format", "passed"):
+        summary = getattr(descr, "validation_summary", None)
+        details = summary.format() if summary is not None else str(descr)
+        raise CtcUnetError(f"bioimage.io rejected the package: {details.splitlines()[0:3]}")
+
+
+def _zip(pkg: Path, target: Path) -> None:
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(pkg.iterdir()):
+            zf.write(path, path.name)
+
