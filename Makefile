@@ -4,7 +4,8 @@
 # Python 3.10+. PyTorch: a Linux machine without an NVIDIA driver gets the CPU build from
 # PyTorch's CPU wheel index (a plain `pip install torch` there brings the CUDA build and several
 # GB of CUDA libraries); a machine with a driver gets the default CUDA build from PyPI; macOS
-# and Windows wheels on PyPI are CPU (and MPS) builds already. Override with TORCH_INDEX=URL.
+# and Windows wheels on PyPI are CPU (and MPS) builds already. When that index cannot be reached
+# (an offline mirror), torch comes from PyPI as configured. Override with TORCH_INDEX=URL.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -28,12 +29,14 @@ venv: $(VENV)/.installed
 $(VENV)/.torch:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	@if [ -n "$(TORCH_INDEX)" ]; then \
+	@if [ -n "$(TORCH_INDEX)" ] && $(VENV)/bin/python -c "import sys, urllib.request; \
+	    urllib.request.urlopen(sys.argv[1], timeout=10)" "$(TORCH_INDEX)/" 2>/dev/null; then \
 	  echo "PyTorch: $(TORCH) from $(TORCH_INDEX)"; \
-	  $(PIP) install --quiet --timeout 30 --index-url "$(TORCH_INDEX)" "$(TORCH)" \
-	  || { echo "PyTorch's index did not answer: $(TORCH) from PyPI"; \
-	       $(PIP) install --quiet "$(TORCH)"; }; \
-	else echo "PyTorch: $(TORCH) from PyPI"; $(PIP) install --quiet "$(TORCH)"; fi
+	  $(PIP) install --quiet --index-url "$(TORCH_INDEX)" "$(TORCH)"; \
+	else \
+	  echo "PyTorch: $(TORCH) from PyPI$(if $(TORCH_INDEX), ($(TORCH_INDEX) did not answer))"; \
+	  $(PIP) install --quiet "$(TORCH)"; \
+	fi
 	touch $@
 
 $(VENV)/.installed: $(VENV)/.torch pyproject.toml

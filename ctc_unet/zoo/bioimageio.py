@@ -273,6 +273,16 @@ def _postprocess(run: RunDir) -> dict:
                                     "threshold", "min_size") if k in chosen}
 
 
+def _instances_rule(run: RunDir, cfg: Config) -> str:
+    from ctc_unet.postprocess.search import describe
+
+    post = {**{k: getattr(cfg.postprocess, k) for k in ("method", "seeds", "seed_threshold",
+                                                         "seed_distance", "threshold",
+                                                         "min_size")}, **_postprocess(run)}
+    return (f"{describe(post)} inside P(cell) > {post['threshold']:g}, objects of at least "
+            f"{post['min_size']} px (`ctc-unet predict` applies it)")
+
+
 def _frames(refs: list[FrameRef]) -> str:
     by_seq: dict[str, list[int]] = {}
     for r in refs:
@@ -329,8 +339,8 @@ def package_readme(run: RunDir, cfg: Config, ref: FrameRef, diff: float) -> str:
         f"preprocessing), of sizes {next_valid(1, mc.depth)} + n x {2**mc.depth} px. "
         f"The output is {m} px smaller on each side: mirror-pad a frame by {m} px (numpy "
         "`mode='reflect'`) to cover it, as `ctc-unet predict` does (overlap-tile strategy, "
-        "paper Fig. 2). Instances: threshold the cell probability and label connected "
-        f"components (the run chose {_postprocess(run) or 'the configured settings'}).",
+        f"paper Fig. 2). Instances, as the run chose them on its choosing frames: "
+        f"{_instances_rule(run, cfg)}.",
         f"The TorchScript weights reproduce `ctc-unet predict` on frame {ref.t} of sequence "
         f"{ref.sequence} to {diff:.1e} (max abs difference).", "",
         "## Cite", "", f"- {PAPER}", f"- {CTC}", "",
