@@ -48,10 +48,14 @@ def _frames(refs, sources=("GT", "ST", "ISBI")) -> str:
     return "; ".join(parts)
 
 
+def _env(run: RunDir) -> dict | None:
+    """The run's first ``env`` record (hardware, precision); None for runs from before it."""
+    return next((r for r in run.read_metrics() if r.get("kind") == "env"), None)
+
+
 def hardware(run: RunDir) -> str:
-    """What the run trained on, from its metrics' ``env`` record (runs from before it was
-    written: not recorded)."""
-    env = next((r for r in run.read_metrics() if r.get("kind") == "env"), None)
+    """What the run trained on, from its metrics' ``env`` record."""
+    env = _env(run)
     if env is None:
         return "(not recorded)"
     gpu = "" if env["device"] == "cuda" else ", no GPU"
@@ -138,10 +142,11 @@ def reproduced_today(run: RunDir) -> bool:
 
 
 def precision(run: RunDir) -> str:
-    env = next((r for r in run.read_metrics() if r.get("kind") == "env"), None)
+    env = _env(run)
     if env is not None:
         return {"float32": "fp32", "bfloat16": "bf16"}.get(env["precision"], env["precision"])
-    return {"none": "fp32"}.get(run.load_config().train.amp, run.load_config().train.amp)
+    amp = run.load_config().train.amp
+    return "fp32" if amp == "none" else amp
 
 
 def trial_row(run: RunDir) -> list[str]:

@@ -216,6 +216,19 @@ def lineage_plot(panels: Sequence[tuple[str, Sequence[tuple[int, int, int, int]]
     return save_figure(fig, path)
 
 
+def image_and_probability(image: np.ndarray, prob: np.ndarray, path: Path) -> Path:
+    """Two panels, 2:1 (a bioimage.io cover): an (H, W) image in about [0, 1] and its (H, W)
+    cell probability."""
+    fig, axes = _pyplot().subplots(1, 2, figsize=(8, 4), dpi=100)
+    for ax, data, title, cmap in ((axes[0], np.clip(image, 0, 1), "input", "gray"),
+                                  (axes[1], prob, "P(cell)", "magma")):
+        ax.imshow(data, cmap=cmap, vmin=0, vmax=1)
+        ax.set_title(title)
+        ax.axis("off")
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
 def division_sheet(rows: Sequence[tuple[str, Sequence[tuple[str, np.ndarray, np.ndarray]]]],
                    path: Path, title: str) -> Path:
     """A contact sheet of divisions: one row per (name, panels), each panel (caption, image

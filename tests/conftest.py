@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import threading
 import zipfile
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -99,6 +100,16 @@ def write_isbi(root: Path, labels: np.ndarray | None = None, n: int = 3) -> Path
                        ("test-volume", volume)):
         tifffile.imwrite(root / f"{name}.tif", data, photometric="minisblack")
     return root
+
+
+def result_folder(data: Path, tmp_path: Path) -> Path:
+    """A valid CTC result of sequence 01 (its own TRA markers), in ``tmp/res/01_RES``."""
+    res = tmp_path / "res" / "01_RES"
+    res.mkdir(parents=True)
+    for p in sorted((data / "01_GT" / "TRA").glob("man_track*.tif")):
+        shutil.copy(p, res / p.name.replace("man_track", "mask"))
+    shutil.copy(data / "01_GT" / "TRA" / "man_track.txt", res / "res_track.txt")
+    return res
 
 
 # GT+ST: the validation protocol leaves frames 0-3 of sequence 01 to train on (8-9 choose,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,7 @@ import numpy as np
 import pytest
 import tifffile
 import yaml
-from conftest import TINY_OVERRIDES
+from conftest import TINY_OVERRIDES, result_folder
 from typer.testing import CliRunner
 
 from ctc_unet.cli.app import app
@@ -79,16 +78,6 @@ def check_contract(case: Case, result, before_in, before_out) -> None:
 
 
 # --------------------------------------------------------------------------- building blocks
-
-
-def result_folder(data: Path, tmp_path: Path) -> Path:
-    """A valid CTC result of sequence 01 (its own TRA markers), in ``tmp/res/01_RES``."""
-    res = tmp_path / "res" / "01_RES"
-    res.mkdir(parents=True)
-    for p in sorted((data / "01_GT" / "TRA").glob("man_track*.tif")):
-        shutil.copy(p, res / p.name.replace("man_track", "mask"))
-    shutil.copy(data / "01_GT" / "TRA" / "man_track.txt", res / "res_track.txt")
-    return res
 
 
 def train_args(data: Path, tmp_path: Path, cfg: dict | str | bytes) -> Case:

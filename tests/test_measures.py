@@ -184,15 +184,11 @@ def test_evaluate_report_scores_the_reporting_sequence_whole(run, synthetic_root
 def test_every_division_gets_a_row_of_the_contact_sheet(synthetic_root, tmp_path):
     """A result that is the reference itself (its TRA markers as masks): the sheet shows
     each of its divisions, with crops from before and after the split."""
-    import shutil
+    from conftest import result_folder
 
     from ctc_unet.data.ctc import parse_man_track
 
-    res = tmp_path / "res" / "01_RES"
-    res.mkdir(parents=True)
-    for p in sorted((synthetic_root / "01_GT" / "TRA").glob("man_track*.tif")):
-        shutil.copy(p, res / p.name.replace("man_track", "mask"))
-    shutil.copy(synthetic_root / "01_GT" / "TRA" / "man_track.txt", res / "res_track.txt")
+    res = result_folder(synthetic_root, tmp_path)
     records = parse_man_track(res / "res_track.txt")
     kids = [r.parent for r in records if r.parent]
     parents = {p for p in kids if kids.count(p) >= 2}

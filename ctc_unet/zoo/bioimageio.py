@@ -35,6 +35,8 @@ from ctc_unet.files import atomic_write, staged_dir
 from ctc_unet.inference.tiling import mirror_pad, predict_whole
 from ctc_unet.model.geometry import margin, next_valid
 from ctc_unet.model.unet import UNetProbabilities
+from ctc_unet.plots import image_and_probability
+from ctc_unet.postprocess.search import RULE_KEYS, describe
 from ctc_unet.rundir import RunDir, load_checkpoint, read_json
 from ctc_unet.targets.frames import FrameRef, normalize_image
 
@@ -43,6 +45,7 @@ logger = logging.getLogger(__name__)
 FORMAT_VERSION = "0.5.4"
 PERCENTILES = (1.0, 99.8)  # ctc_unet.targets.frames.normalize_image
 MAX_TEST_SIZE = 512  # px of the test frame's crop: the package stays small
+POSTPROCESS_KEYS = (*RULE_KEYS, "threshold", "min_size")  # what postprocess.json chose
 TOLERANCE = 1e-4  # TorchScript vs ``predict`` probabilities
 PAPER = "Ronneberger O, Fischer P, Brox T. U-Net: Convolutional Networks for Biomedical Image "\
         "Segmentation. MICCAI 2015."
@@ -67,11 +70,11 @@ def export_run(run: RunDir, data: Path, out: Path) -> Path:
     ref, raw = test_frame(run, data)
     model = _network(run, cfg)
     with staged_dir(package_dir(out)) as pkg:
-        diff = _write_weights(model, pkg, raw)
+        diff, prob = _write_weights(model, pkg, raw)
         logger.info("TorchScript vs predict on %s:%d: max abs difference %.1e", ref.sequence,
                     ref.t, diff)
         _write_test_tensors(pkg, model, raw)
-        _write_cover(pkg / "cover.png", raw, model)
+        image_and_probability(normalize_image(raw), prob[1], pkg / "cover.png")
         dump_config(cfg, pkg / "ctc_unet_config.yaml")
         (pkg / "README.md").write_text(package_readme(run, cfg, ref, diff))
         (pkg / "rdf.yaml").write_text(yaml.safe_dump(model_rdf(run, cfg, ref), sort_keys=False))
@@ -151,8 +154,10 @@ def scale_range(x: np.ndarray) -> np.ndarray:
     return ((x - lo) / (hi - lo + 1e-6)).astype(np.float32)
 
 
-def _write_weights(model: UNetProbabilities, pkg: Path, raw: np.ndarray) -> float:
-    """State dict and TorchScript; returns max |TorchScript - predict| on the test frame."""
+def _write_weights(model: UNetProbabilities, pkg: Path, raw: np.ndarray
+                   ) -> tuple[float, np.ndarray]:
+    """State dict and TorchScript; returns max |TorchScript - predict| on the test frame and
+    predict's (K, H, W) probabilities there."""
     torch.save(model.state_dict(), pkg / "weights.pt")
     with warnings.catch_warnings():  # TorchScript is deprecated in torch, but it is the
         warnings.simplefilter("ignore", DeprecationWarning)  # weights format consumers run
@@ -168,7 +173,7 @@ def _write_weights(model: UNetProbabilities, pkg: Path, raw: np.ndarray) -> floa
     if diff > TOLERANCE:
         raise CtcUnetError(f"the exported TorchScript differs from predict by {diff:.1e} "
                            f"(> {TOLERANCE:g}) on the test frame")
-    return diff
+    return diff, expected
 
 
 def _write_test_tensors(pkg: Path, model: UNetProbabilities, raw: np.ndarray) -> None:
@@ -179,26 +184,6 @@ def _write_test_tensors(pkg: Path, model: UNetProbabilities, raw: np.ndarray) ->
     np.save(pkg / "test_output.npy", y)
     tifffile.imwrite(pkg / "sample_input.tif", x)
     tifffile.imwrite(pkg / "sample_output.tif", y)
-
-
-def _write_cover(path: Path, raw: np.ndarray, model: UNetProbabilities) -> None:
-    """Two panels, 2:1: the test frame and its cell probability."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    image = normalize_image(raw)
-    prob = predict_whole(model.unet, image)[1]
-    fig, axes = plt.subplots(1, 2, figsize=(8, 4), dpi=100)
-    for ax, data, title in ((axes[0], np.clip(image, 0, 1), "input"),
-                            (axes[1], prob, "P(cell)")):
-        ax.imshow(data, cmap="gray" if title == "input" else "magma", vmin=0, vmax=1)
-        ax.set_title(title)
-        ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
 
 
 def _axes(depth: int, output: bool) -> list[dict]:
@@ -269,16 +254,11 @@ def _postprocess(run: RunDir) -> dict:
     if not run.postprocess.is_file():
         return {}
     chosen = read_json(run.postprocess)
-    return {k: chosen[k] for k in ("method", "seeds", "seed_threshold", "seed_distance",
-                                    "threshold", "min_size") if k in chosen}
+    return {k: chosen[k] for k in POSTPROCESS_KEYS if k in chosen}
 
 
 def _instances_rule(run: RunDir, cfg: Config) -> str:
-    from ctc_unet.postprocess.search import describe
-
-    post = {**{k: getattr(cfg.postprocess, k) for k in ("method", "seeds", "seed_threshold",
-                                                         "seed_distance", "threshold",
-                                                         "min_size")}, **_postprocess(run)}
+    post = {**{k: getattr(cfg.postprocess, k) for k in POSTPROCESS_KEYS}, **_postprocess(run)}
     return (f"{describe(post)} inside P(cell) > {post['threshold']:g}, objects of at least "
             f"{post['min_size']} px (`ctc-unet predict` applies it)")
 
