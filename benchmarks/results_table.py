@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ctc_unet.config import to_dict
-from ctc_unet.rundir import RunDir, Split
+from ctc_unet.rundir import RunDir, Split, frame_ranges
 
 
 def minutes_and_iterations(run: RunDir) -> tuple[float, int]:
@@ -42,10 +42,20 @@ def _frames(refs, sources=("GT", "ST", "ISBI")) -> str:
     for source in sources:
         ts = sorted(r.t for r in refs if r.source == source)
         if ts:
-            span = f"{ts[0]:03d}-{ts[-1]:03d}" if len(ts) > 2 else ", ".join(f"{t:03d}"
-                                                                              for t in ts)
+            span = (frame_ranges(ts, 3) if len(ts) > 2 else ", ".join(f"{t:03d}" for t in ts))
             parts.append(f"{source if source != 'ISBI' else 'slices'} {span} ({len(ts)})")
     return "; ".join(parts)
+
+
+def refit_info(run: RunDir) -> dict | None:
+    """A refit's refit.json (its parent, hold-out, frames); None for a run of its own."""
+    path = run.root / "refit.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def run_name(run: RunDir) -> str:
+    """The run directory's name; a refit's as PARENT/refit."""
+    return f"{run.root.parent.name}/{run.root.name}" if refit_info(run) else run.root.name
 
 
 def _env(run: RunDir) -> dict | None:
@@ -74,11 +84,14 @@ def ctc_row(run: RunDir) -> list[str]:
     post = json.loads(run.postprocess.read_text()) if run.postprocess.is_file() else {}
     path = run.root / "evaluation" / f"{cfg.dataset}-report" / "evaluation.json"
     ev = json.loads(path.read_text())[0] if path.is_file() else {}
-    chose = (f"{_frames(split.val)} by {post['measure']}" if post else
+    refit = refit_info(run)
+    chose = (f"as {run.root.parent.name} (refit: its checkpoint iteration and "
+             "post-processing)" if refit else
+             f"{_frames(split.val)} by {post['measure']}" if post else
              f"{_frames(split.val)} (training stopped: nothing chosen)")
     scored = (f"sequence {', '.join(split.report_sequences)} whole" if split.report_sequences
               else f"{_frames(split.report)}; TRA markers {ev.get('block', '')}")
-    return [run.root.name, cfg.dataset, f"{cfg.targets.source}: {_frames(split.train, ('GT',))}",
+    return [run_name(run), cfg.dataset, f"{cfg.targets.source}: {_frames(split.train)}",
             cfg.profile or "paper", str(cfg.train.seed), str(iters), f"{minutes:.1f}",
             hardware(run), chose, scored, _f(ev, "SEG"), _f(ev, "SEG_ST"), _f(ev, "DET"),
             _f(ev, "TRA"), _f(ev, "CT"), _f(ev, "TF"), _f(ev, "BC(0)"),
@@ -125,6 +138,9 @@ def reproduced_today(run: RunDir) -> bool:
 
     from ctc_unet.config import load_config
 
+    if refit_info(run):  # the recipe is the parent's, the iterations its chosen checkpoint's
+        parent = RunDir(run.root.parent)
+        return parent.config.is_file() and reproduced_today(parent)
     words = shlex.split(_command(run).strip("`"))
     if len(words) < 4 or words[:2] != ["ctc-unet", "train"]:
         return False
@@ -167,7 +183,9 @@ def trial_row(run: RunDir) -> list[str]:
               f"{precision(run)}")
     chosen = (f"{describe(post)}, p > {post['threshold']:g}, min {post['min_size']}"
               if post else "(nothing chosen)")
-    return [run.root.name, recipe, str(iters), f"{minutes:.1f}", chosen,
+    if refit_info(run):
+        recipe = f"refit of {run.root.parent.name}: " + recipe
+    return [run_name(run), recipe, str(iters), f"{minutes:.1f}", chosen,
             _f(post, "score"), _f(report, "SEG"), _f(report, "SEG_ST"), _f(report, "DET"),
             _f(report, "TRA"), _command(run) + ("" if reproduced_today(run) else
                                                 " (today's files give another config: "
@@ -193,7 +211,11 @@ def table(head: list[str], rows: list[list[str]]) -> str:
 def recipe_key(run: RunDir) -> tuple[str, str]:
     """Runs of one recipe differ only by seed: (dataset, the config without the seed)."""
     cfg = to_dict(run.load_config())
-    cfg["train"] = {k: v for k, v in cfg["train"].items() if k != "seed"}
+    refit = refit_info(run)
+    drop = ("seed", "iterations") if refit else ("seed",)  # a refit's: the chosen checkpoint's
+    cfg["train"] = {k: v for k, v in cfg["train"].items() if k not in drop}
+    if refit:
+        cfg["refit"] = "hold-out" if refit["hold_out"] else "all"
     cfg["train"]["amp"] = precision(run)  # "auto" and "bf16" are one recipe where bf16 ran
     cfg.pop("profile", None)
     return cfg["dataset"], json.dumps(cfg, sort_keys=True)
@@ -213,8 +235,35 @@ def seeds_table(runs: list[RunDir]) -> str:
             cells.append(f"{sum(vals) / len(vals):.3f} ± {(max(vals) - min(vals)) / 2:.3f}"
                          if vals else "")
         seeds = ", ".join(str(r.load_config().train.seed) for r in members)
-        rows.append([dataset, ", ".join(r.root.name for r in members), seeds, *cells])
+        rows.append([dataset, ", ".join(run_name(r) for r in members), seeds, *cells])
     return table(["dataset", "runs", "seeds", "SEG (GT)", "SEG (ST)", "DET", "TRA"], rows)
+
+
+REFIT_KEYS = ("SEG", "SEG_ST", "DET", "TRA")
+
+
+def refit_table(runs: list[RunDir]) -> str:
+    """Each refit with --hold-out beside its parent, scored on the same reporting frames (the
+    parent's): does the refit, trained on more frames (further from the reporting block),
+    score higher than the model it replaces?"""
+    rows = []
+    for run in runs:
+        info = refit_info(run)
+        if not (info and info["hold_out"]):
+            continue
+        parent = RunDir(run.root.parent)
+        dataset = parent.load_config().dataset
+        mine, theirs = (_evaluation(r, dataset, "report") for r in (run, parent))
+        cells = [f"{_f(theirs, k)} → {_f(mine, k)} ({mine[k] - theirs[k]:+.4f})"
+                 if isinstance(mine.get(k), float) and isinstance(theirs.get(k), float) else ""
+                 for k in REFIT_KEYS]
+        rows.append([run_name(run), str(parent.load_config().train.seed),
+                     f"{info['parent_training_frames']} → {info['training_frames']}",
+                     str(info["iterations"]), f"{minutes_and_iterations(run)[0]:.1f}",
+                     _frames(parent.load_split().report), *cells])
+    return table(["refit", "seed", "training frames (run → refit)", "iterations",
+                  "minutes (refit)", "scored (both)", "SEG (GT)", "SEG (ST)", "DET", "TRA"],
+                 rows)
 
 
 def tables(runs: list[RunDir], trials: bool) -> str:
@@ -249,11 +298,14 @@ def main() -> None:
     parser.add_argument("--trials", action="store_true",
                         help="the compact table of recipe trials (CTC runs): recipe, minutes, "
                         "scores on the choosing and on the reporting frames, command")
+    parser.add_argument("--refit", action="store_true",
+                        help="refits with --hold-out beside their parent runs, on the same "
+                        "reporting frames")
     parser.add_argument("--doc", type=Path, help="write the results page (every table)")
     args = parser.parse_args()
     runs = [RunDir(p) for p in args.runs]
     if args.doc is None:
-        print(tables(runs, args.trials))
+        print(refit_table(runs) if args.refit else tables(runs, args.trials))
         return
     ctc = [r for r in runs if r.load_config().dataset != "ISBI2012"]
     text = "\n".join([
@@ -262,6 +314,9 @@ def main() -> None:
         "## Seeds: mean ± half the range of each recipe\n", seeds_table(ctc),
         "## Recipes: scores on the choosing frames and on the reporting frames\n",
         tables(ctc, True)])
+    if any(refit_info(r) for r in ctc):
+        text += "\n## Refits beside their runs, on the runs' reporting frames\n\n" + \
+            refit_table(ctc)
     args.doc.write_text(text)
     print(args.doc)
 

@@ -13,7 +13,7 @@ try:
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0.0.0+unknown"
 
-_API = ("Model", "load_model", "train", "predict", "evaluate", "submit", "track", "export")
+_API = ("Model", "load_model", "train", "refit", "predict", "evaluate", "submit", "track", "export")
 
 __all__ = ["CtcUnetError", "__version__", *_API]
 

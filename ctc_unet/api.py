@@ -9,6 +9,7 @@ scripts, and a trained model that segments and tracks arrays.
     masks, tracks = model.track(frames)            # tracked labels + res_track.txt records
 
     run = ctc_unet.train("DIC-HeLa", profile="cpu")            # -> RunDir
+    final = ctc_unet.refit(run)                                 # -> RunDir on every frame
     ctc_unet.predict(run, "DIC-HeLa", sequences=["02"])        # -> [.../02_RES]
     rows = ctc_unet.evaluate(run, "DIC-HeLa", frames="report")  # -> [{"SEG": ...}, ...]
     ctc_unet.submit([run], "challenge", team="MyTeam")          # -> (folder, zip)
@@ -97,6 +98,19 @@ def train(dataset: str | Path, *, config: str | Path | None = None, profile: str
 
     return train_run(str(dataset), _path(config), profile, _path(data_dir), _path(run_dir),
                      iterations, device, resume, seed=seed).run
+
+
+def refit(run_dir: str | Path | RunDir, *, data: str | Path | None = None,
+          out: str | Path | None = None, hold_out: bool = False, device: str = "auto",
+          resume: bool = False, seed: int | None = None,
+          data_dir: str | Path | None = None) -> RunDir:
+    """Train the finished run's recipe again on every annotated frame, for as many iterations
+    as its chosen checkpoint, with its post-processing (``RUN/refit``); with ``hold_out`` its
+    reporting frames stay apart to score the refit (``RUN/refit-holdout``)."""
+    from ctc_unet.workflow.refit import refit_run
+
+    return refit_run(_run(run_dir).root, None if data is None else str(data), _path(out),
+                     hold_out, _path(data_dir), device, resume, seed=seed).run
 
 
 def predict(run_dir: str | Path | RunDir, data: str | Path, *,

@@ -8,6 +8,7 @@
     train.log            the log
     curves.png           loss and validation curves
     postprocess.json     threshold and minimum size chosen on the validation frames
+    refit.json           a refit's parent run and frames (``ctc-unet refit``)
     status.json          how the last training call ended (finished, interrupted, failed)
     .lock                held by the trainer that uses the run directory
     cache/targets/       weight maps, keyed by content
@@ -70,11 +71,21 @@ class Split:
             by_seq: dict[str, list[int]] = {}
             for r in refs:
                 by_seq.setdefault(r.sequence, []).append(r.t)
-            return "; ".join(f"{s} {min(ts)}-{max(ts)} ({len(ts)})" for s, ts in by_seq.items())
+            return "; ".join(f"{s} {frame_ranges(ts)} ({len(ts)})" for s, ts in by_seq.items())
         whole = (f"; sequence(s) {', '.join(self.report_sequences)} reported whole"
                  if self.report_sequences else "")
         return (f"train {span(self.train)}; choose {span(self.val)}; "
                 f"report {span(self.report) or 'none'}{whole}")
+
+
+def frame_ranges(frames: list[int], digits: int = 0) -> str:
+    """Frame numbers as ranges: [0, 1, 2, 5, 7, 8] -> '0-2, 5, 7-8' (zero-padded to
+    ``digits``)."""
+    ts = sorted(set(frames))
+    starts = [t for i, t in enumerate(ts) if i == 0 or ts[i - 1] != t - 1]
+    ends = [t for i, t in enumerate(ts) if i == len(ts) - 1 or ts[i + 1] != t + 1]
+    return ", ".join(f"{a:0{digits}d}-{b:0{digits}d}" if b > a else f"{a:0{digits}d}"
+                     for a, b in zip(starts, ends, strict=True))
 
 
 @dataclass(frozen=True)
@@ -125,6 +136,18 @@ class RunDir:
     @property
     def postprocess(self) -> Path:
         return self.root / "postprocess.json"
+
+    @property
+    def refit(self) -> Path:
+        return self.root / "refit.json"
+
+    def refit_parent(self) -> RunDir | None:
+        """The run whose recipe, checkpoint iteration and post-processing a refit reused
+        (refit.json; the folder above by default); None for a run of its own."""
+        if not self.refit.is_file():
+            return None
+        parent = Path(read_json(self.refit).get("parent", self.root.parent))
+        return RunDir(parent if parent.is_dir() else self.root.parent)
 
     @property
     def target_cache(self) -> Path:

@@ -21,6 +21,7 @@ from ctc_unet.cli import (
     export,
     inspect,
     predict,
+    refit,
     submit,
     targets,
     track,
@@ -66,8 +67,8 @@ def main_callback(
 
 app.callback()(main_callback)
 for command in (datasets.datasets, download.download, inspect.inspect, targets.targets,
-                train.train, predict.predict, track.track, evaluate.evaluate, submit.submit,
-                export.export, demo.demo):
+                train.train, refit.refit, predict.predict, track.track, evaluate.evaluate,
+                submit.submit, export.export, demo.demo):
     app.command()(command)
 app.command("env")(env.env)
 

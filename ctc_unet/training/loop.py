@@ -26,7 +26,7 @@ from ctc_unet.device import autocast_dtype, describe_hardware
 from ctc_unet.errors import CtcUnetError
 from ctc_unet.files import remove_stale_staging, write_text_atomic
 from ctc_unet.model.unet import UNet
-from ctc_unet.rundir import RunDir, load_checkpoint, load_weights, save_checkpoint
+from ctc_unet.rundir import RunDir, Split, load_checkpoint, load_weights, save_checkpoint
 from ctc_unet.signals import StopFlag
 from ctc_unet.training.diagnostics import (
     dead_fractions,
@@ -71,8 +71,10 @@ class Trainer:
     """One training call on the dataset folder ``root`` into the run directory ``run``."""
 
     def __init__(self, root: Path, run: RunDir, cfg: Config, device_name: str = "auto",
-                 resume: bool = False, interactive: bool = False) -> None:
+                 resume: bool = False, interactive: bool = False,
+                 split: Split | None = None) -> None:
         self.root, self.run, self.cfg, self.train_cfg = root, run, cfg, cfg.train
+        self.given_split = split  # a fresh run's split (a refit's); else the protocol's
         self.rank, self.world, local_rank = dist_env()
         self.device = setup_device(device_name, self.world, local_rank)
         self.resume, self.interactive = resume, interactive
@@ -89,7 +91,7 @@ class Trainer:
             torch.use_deterministic_algorithms(True, warn_only=device.type == "cuda")
         torch.manual_seed(train_cfg.seed + self.rank)
         state = load_checkpoint(run.last) if self.resume and run.last.is_file() else None
-        split = run.load_split() if state and run.split.is_file() else None
+        split = run.load_split() if state and run.split.is_file() else self.given_split
         self.split, train_frames, self.val_frames = load_frames(self.root, self.cfg, split)
         self.samples = TrainingSamples(train_frames, self.cfg, run.target_cache)
         mc = self.cfg.model
@@ -325,11 +327,13 @@ class Trainer:
 
 def train(root: Path, run: RunDir, cfg: Config, device_name: str = "auto",
           resume: bool = False, interactive: bool = False,
-          on_ready: Callable[[], None] | None = None) -> TrainResult:
+          on_ready: Callable[[], None] | None = None, split: Split | None = None
+          ) -> TrainResult:
     """Train on the dataset folder ``root`` into ``run``; see the module docstring.
-    ``on_ready`` is called once every input has been checked, before anything is written."""
+    ``on_ready`` is called once every input has been checked, before anything is written;
+    ``split``: the frames of a fresh run (default: ``cfg.split``'s protocol)."""
     try:
-        trainer = Trainer(root, run, cfg, device_name, resume, interactive)
+        trainer = Trainer(root, run, cfg, device_name, resume, interactive, split)
         trainer.setup()
         if on_ready is not None:
             on_ready()

@@ -126,6 +126,47 @@ def isbi_split(n_slices: int, cfg: Config) -> Split:
                  [FrameRef("train", z, "ISBI") for z in reporting])
 
 
+def refit_frames(frames: list[FrameRef], parent: Split, gap: int, hold_out: bool) -> Split:
+    """The split of a refit: every annotated frame in ``frames`` trains and none chooses.
+
+    With ``hold_out`` the parent's reporting frames stay apart, so that they can score the
+    refit model as they scored the parent: its reported sequences, its reporting frames and
+    the ``gap`` frames on either side of their block neither train nor choose.
+    """
+    if not hold_out:
+        return Split(list(frames), [])
+    if not (parent.report or parent.report_sequences):
+        raise DataError("the run reports on no frames, so there is nothing to hold out "
+                        "(refit without --hold-out)")
+    blocks: dict[str, list[int]] = {}
+    for r in parent.report:
+        blocks.setdefault(r.sequence, []).append(r.t)
+
+    def apart(r: FrameRef) -> bool:
+        ts = blocks.get(r.sequence)
+        return r.sequence in parent.report_sequences or bool(
+            ts and min(ts) - gap <= r.t <= max(ts) + gap)
+
+    return Split([r for r in frames if not apart(r)], [], list(parent.report),
+                 list(parent.report_sequences))
+
+
+def refit_split(root: Path, cfg: Config, parent: Split, hold_out: bool) -> Split:
+    """``refit_frames`` over every frame of the dataset folder ``root`` that
+    ``cfg.targets.source`` annotates (every slice, for ISBI 2012)."""
+    if is_isbi_folder(root):
+        n = read_isbi2012(root).train_volume.shape[0]
+        frames = [FrameRef("train", z, "ISBI") for z in range(n)]
+    else:
+        dataset = open_ctc_dataset(root)
+        annotated = [n for n, s in dataset.sequences.items() if s.gt_seg or s.st_seg]
+        frames = training_frames(dataset, cfg.targets.source, annotated)
+    split = refit_frames(frames, parent, cfg.split.gap_frames, hold_out)
+    if not split.train:
+        raise DataError(f"{root}: no annotated frame is left to train on")
+    return split
+
+
 def load_frames(root: Path, cfg: Config, split: Split | None = None
                 ) -> tuple[Split, list[AnnotatedFrame], list[AnnotatedFrame]]:
     """The split (made if not given) and the loaded training and validation frames."""

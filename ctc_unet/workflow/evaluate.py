@@ -54,8 +54,9 @@ def frame_selection(run: RunDir | None, frames: str, sequences: list[str]
         else:
             out[name] = (None, set(ts))
     if not out:
-        what = ("sets no frames apart for reporting (a run from before the validation "
-                "protocol); retrain it or give --frames FIRST-LAST" if frames == "report"
+        what = ("sets no frames apart for reporting (a refit on every annotated frame, "
+                "whose parent's scores stand for it, or a run from before the validation "
+                "protocol); give --frames FIRST-LAST" if frames == "report"
                 else "holds out no frame")
         raise CtcUnetError(f"{run.root}: the run {what} of {', '.join(sequences)}")
     return out

@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ctc_unet.config import load_config
+from ctc_unet.config import Config, load_config
 from ctc_unet.data.locate import resolve_dataset
 from ctc_unet.errors import CtcUnetError
 from ctc_unet.files import remove_empty, write_text_atomic
-from ctc_unet.rundir import RunDir, RunLock, load_checkpoint
+from ctc_unet.rundir import RunDir, RunLock, Split, load_checkpoint
 from ctc_unet.training.loop import TrainResult, train
 
 logger = logging.getLogger(__name__)
@@ -42,10 +42,13 @@ def train_run(name: str, config: Path | None = None, profile: str | None = None,
               iterations: int | None = None, device: str = "auto", resume: bool = False,
               interactive: bool = False,
               on_ready: Callable[[RunDir], None] | None = None,
-              seed: int | None = None) -> TrainOutcome:
+              seed: int | None = None, *, recipe: Config | None = None,
+              split: Split | None = None) -> TrainOutcome:
     """Train on dataset ``name`` (a name or alias, downloaded when missing, or a folder) into
     a run directory; see ``ctc-unet train --help``. ``on_ready(run)`` is called once every
-    input has been checked, before anything is written (the CLI opens train.log there)."""
+    input has been checked, before anything is written (the CLI opens train.log there).
+    A fresh run trains ``recipe`` (default: the dataset's configuration files) on ``split``
+    (default: the protocol of its ``split`` section)."""
     rank = int(os.environ.get("RANK", 0))
     root, registry_name = resolve_dataset(name, data_dir, download=True, progress=interactive)
     dataset = registry_name or root.name
@@ -60,7 +63,7 @@ def train_run(name: str, config: Path | None = None, profile: str | None = None,
         if run.last.is_file():
             raise CtcUnetError(f"{run.root} already holds a run; pass --resume to continue it "
                                "or choose another --run-dir")
-        cfg = load_config(dataset, config, profile=profile)
+        cfg = recipe or load_config(dataset, config, profile=profile)
     if iterations:
         cfg = replace(cfg, train=replace(cfg.train, iterations=iterations))
     if seed is not None and fresh:
@@ -81,7 +84,7 @@ def train_run(name: str, config: Path | None = None, profile: str | None = None,
             owned = True  # from here on this process is the run directory's only writer
             try:
                 result = train(root, run, cfg, device, resume=resume, interactive=interactive,
-                               on_ready=ready)
+                               on_ready=ready, split=split)
             except KeyboardInterrupt as exc:
                 if not (started and run.last.is_file()):
                     raise

@@ -37,7 +37,7 @@ from ctc_unet.model.geometry import margin, next_valid
 from ctc_unet.model.unet import UNetProbabilities
 from ctc_unet.plots import image_and_probability
 from ctc_unet.postprocess.search import RULE_KEYS, describe
-from ctc_unet.rundir import RunDir, load_checkpoint, read_json
+from ctc_unet.rundir import RunDir, frame_ranges, load_checkpoint, read_json
 from ctc_unet.targets.frames import FrameRef, normalize_image
 
 logger = logging.getLogger(__name__)
@@ -267,7 +267,7 @@ def _frames(refs: list[FrameRef]) -> str:
     by_seq: dict[str, list[int]] = {}
     for r in refs:
         by_seq.setdefault(r.sequence, []).append(r.t)
-    return "; ".join(f"sequence {s}: {len(ts)} frames ({min(ts)}-{max(ts)})"
+    return "; ".join(f"sequence {s}: {len(ts)} frames ({frame_ranges(ts)})"
                      for s, ts in by_seq.items()) or "none"
 
 
@@ -287,9 +287,17 @@ def _scores(run: RunDir) -> list[str]:
 
 def package_readme(run: RunDir, cfg: Config, ref: FrameRef, diff: float) -> str:
     """The package's documentation: data and its terms, recipe, scores, how to use it."""
-    split = run.load_split()
+    split, parent = run.load_split(), run.refit_parent()
     mc, tc = cfg.model, cfg.train
     m = margin(mc.depth)
+    chose = (f"as run `{parent.root.name}` chose them (this model is its refit on more frames: "
+             f"{_frames(parent.load_split().val)})" if parent else _frames(split.val))
+    scored = ("The checkpoint iteration and the post-processing were chosen by run "
+              f"`{parent.root.name}`; this model refits its recipe on more frames, and the "
+              "scores below are that run's on its reporting frames (which chose nothing)"
+              if parent else "The checkpoint and the post-processing were chosen on the "
+              "choosing frames above; the scores below are on the reporting frames, which "
+              "chose nothing")
     terms = ("ISBI 2012 EM segmentation challenge data (cite Cardona et al. 2010 and "
              "Arganda-Carreras et al. 2015)." if ref.source == "ISBI" else CTC_TERMS)
     return "\n".join([
@@ -300,7 +308,7 @@ def package_readme(run: RunDir, cfg: Config, ref: FrameRef, diff: float) -> str:
         "## Training data", "",
         f"Dataset {cfg.dataset}; annotations {cfg.targets.source}.",
         f"- trained on: {_frames(split.train)}",
-        f"- chose the checkpoint and post-processing: {_frames(split.val)}",
+        f"- chose the checkpoint and post-processing: {chose}",
         f"- reported on (never trained on or chosen with): {_frames(split.report)}"
         + "".join(f"; sequence {s} whole" for s in split.report_sequences), "",
         terms, "",
@@ -310,10 +318,9 @@ def package_readme(run: RunDir, cfg: Config, ref: FrameRef, diff: float) -> str:
         f"(w0 {cfg.targets.w0:g}, sigma {cfg.targets.sigma:g}), elastic deformations. "
         "The full configuration is attached (ctc_unet_config.yaml).", "",
         "## Validation", "",
-        "The checkpoint and the post-processing were chosen on the choosing frames above; "
-        "the scores below are on the reporting frames, which chose nothing "
-        "(`ctc-unet evaluate RUN --frames report`; the CTC's measures by py-ctcmetrics).", "",
-        *_scores(run), "",
+        f"{scored} (`ctc-unet evaluate RUN --frames report`; the CTC's measures by "
+        "py-ctcmetrics).", "",
+        *_scores(parent or run), "",
         "## Use", "",
         f"Inputs: gray frames normalized by the 1st and 99.8th percentiles (the package's "
         f"preprocessing), of sizes {next_valid(1, mc.depth)} + n x {2**mc.depth} px. "
