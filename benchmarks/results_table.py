@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ctc_unet.config import to_dict
-from ctc_unet.rundir import RunDir, Split, frame_ranges
+from ctc_unet.rundir import RunDir, Split, frame_ranges, read_json
 
 
 def minutes_and_iterations(run: RunDir) -> tuple[float, int]:
@@ -49,13 +49,13 @@ def _frames(refs, sources=("GT", "ST", "ISBI")) -> str:
 
 def refit_info(run: RunDir) -> dict | None:
     """A refit's refit.json (its parent, hold-out, frames); None for a run of its own."""
-    path = run.root / "refit.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    return read_json(run.refit) if run.refit.is_file() else None
 
 
 def run_name(run: RunDir) -> str:
     """The run directory's name; a refit's as PARENT/refit."""
-    return f"{run.root.parent.name}/{run.root.name}" if refit_info(run) else run.root.name
+    parent = run.refit_parent()
+    return f"{parent.root.name}/{run.root.name}" if parent else run.root.name
 
 
 def _env(run: RunDir) -> dict | None:
@@ -84,9 +84,9 @@ def ctc_row(run: RunDir) -> list[str]:
     post = json.loads(run.postprocess.read_text()) if run.postprocess.is_file() else {}
     path = run.root / "evaluation" / f"{cfg.dataset}-report" / "evaluation.json"
     ev = json.loads(path.read_text())[0] if path.is_file() else {}
-    refit = refit_info(run)
-    chose = (f"as {run.root.parent.name} (refit: its checkpoint iteration and "
-             "post-processing)" if refit else
+    parent = run.refit_parent()
+    chose = (f"as {parent.root.name} (refit: its checkpoint iteration and "
+             "post-processing)" if parent else
              f"{_frames(split.val)} by {post['measure']}" if post else
              f"{_frames(split.val)} (training stopped: nothing chosen)")
     scored = (f"sequence {', '.join(split.report_sequences)} whole" if split.report_sequences
@@ -138,8 +138,8 @@ def reproduced_today(run: RunDir) -> bool:
 
     from ctc_unet.config import load_config
 
-    if refit_info(run):  # the recipe is the parent's, the iterations its chosen checkpoint's
-        parent = RunDir(run.root.parent)
+    parent = run.refit_parent()
+    if parent:  # the recipe is the parent's, the iterations its chosen checkpoint's
         return parent.config.is_file() and reproduced_today(parent)
     words = shlex.split(_command(run).strip("`"))
     if len(words) < 4 or words[:2] != ["ctc-unet", "train"]:
@@ -183,8 +183,9 @@ def trial_row(run: RunDir) -> list[str]:
               f"{precision(run)}")
     chosen = (f"{describe(post)}, p > {post['threshold']:g}, min {post['min_size']}"
               if post else "(nothing chosen)")
-    if refit_info(run):
-        recipe = f"refit of {run.root.parent.name}: " + recipe
+    parent = run.refit_parent()
+    if parent:
+        recipe = f"refit of {parent.root.name}: " + recipe
     return [run_name(run), recipe, str(iters), f"{minutes:.1f}", chosen,
             _f(post, "score"), _f(report, "SEG"), _f(report, "SEG_ST"), _f(report, "DET"),
             _f(report, "TRA"), _command(run) + ("" if reproduced_today(run) else
@@ -251,7 +252,7 @@ def refit_table(runs: list[RunDir]) -> str:
         info = refit_info(run)
         if not (info and info["hold_out"]):
             continue
-        parent = RunDir(run.root.parent)
+        parent = run.refit_parent()
         dataset = parent.load_config().dataset
         mine, theirs = (_evaluation(r, dataset, "report") for r in (run, parent))
         cells = [f"{_f(theirs, k)} → {_f(mine, k)} ({mine[k] - theirs[k]:+.4f})"

@@ -114,6 +114,11 @@ class RunDir:
         return self.root / "checkpoint_best.pt"
 
     @property
+    def chosen(self) -> Path:
+        """The checkpoint the run chose: the best on its validation frames, else the last."""
+        return self.best if self.best.is_file() else self.last
+
+    @property
     def metrics(self) -> Path:
         return self.root / "metrics.jsonl"
 

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-import shlex
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ctc_unet.cli.options import DataDirOption, DeviceOption, user_errors
-
-logger = logging.getLogger(__name__)
 
 
 @user_errors
@@ -44,19 +39,10 @@ def refit(
     The refit has no frames left to score it on; the run's own figures stand for it
     (docs/evaluation.md, "Refit"). Its run directory works with predict, export and submit.
     """
-    from ctc_unet.cli.logsetup import add_log_file, is_interactive
+    from ctc_unet.cli.logsetup import is_interactive
+    from ctc_unet.cli.train import open_run_log, report_outcome
     from ctc_unet.workflow.refit import refit_run
 
-    def on_ready(run) -> None:
-        add_log_file(run.log)
-        logger.info("command: %s", shlex.join(["ctc-unet", *sys.argv[1:]]))
-
     outcome = refit_run(run_dir, data, out, hold_out, data_dir, device, resume,
-                        is_interactive(), on_ready, seed)
-    result, run = outcome.result, outcome.run
-    if result.status == "interrupted":
-        typer.echo(f"CHECKPOINTED on {result.signal} at iteration {result.iteration}/"
-                   f"{outcome.iterations}; resume with: ctc-unet refit {run_dir} --run-dir "
-                   f"{run.root} --resume", err=True)
-    else:
-        typer.echo(str(run.root))
+                        is_interactive(), open_run_log, seed)
+    report_outcome(outcome, f"ctc-unet refit {run_dir}")

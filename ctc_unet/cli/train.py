@@ -49,31 +49,39 @@ def train(
 
     Under torchrun --nproc_per_node N it trains with DistributedDataParallel (gloo on CPU).
     """
-    from ctc_unet.cli.logsetup import add_log_file, is_interactive
+    from ctc_unet.cli.logsetup import is_interactive
     from ctc_unet.workflow.train import train_run
 
     rank = int(os.environ.get("RANK", 0))
     if rank > 0:
         logging.getLogger().setLevel(logging.WARNING)
-
-    def on_ready(run) -> None:  # every input checked: from here on the run directory is written
-        add_log_file(run.log)
-        # the log says how the run was made (results tables quote it)
-        logger.info("command: %s", shlex.join(["ctc-unet", *sys.argv[1:]]))
-
     outcome = train_run(name, config, profile, data_dir, run_dir, iterations, device, resume,
-                        is_interactive(), on_ready, seed)
+                        is_interactive(), open_run_log, seed)
+    report_outcome(outcome, f"ctc-unet train {name}", rank)
+    if int(os.environ.get("WORLD_SIZE", 1)) > 1:
+        exit_rank()
+
+
+def open_run_log(run) -> None:
+    """Every input checked, from here on the run directory is written: train.log opens, and
+    says how the run was made (results tables quote it)."""
+    from ctc_unet.cli.logsetup import add_log_file
+
+    add_log_file(run.log)
+    logger.info("command: %s", shlex.join(["ctc-unet", *sys.argv[1:]]))
+
+
+def report_outcome(outcome, command: str, rank: int = 0) -> None:
+    """The run directory on stdout; after a stop signal, how to resume ``command``."""
     result, run = outcome.result, outcome.run
     if result.status == "interrupted":
         # Exit 0 on purpose: SLURM must not count a checkpointed pre-emption as a failure.
         # status.json says "interrupted"; pipelines/train.sbatch requeues on it.
         typer.echo(f"CHECKPOINTED on {result.signal} at iteration {result.iteration}/"
-                   f"{outcome.iterations}; resume with: ctc-unet train {name} --run-dir "
-                   f"{run.root} --resume", err=True)
+                   f"{outcome.iterations}; resume with: {command} --run-dir {run.root} "
+                   "--resume", err=True)
     elif rank == 0:
         typer.echo(str(run.root))
-    if int(os.environ.get("WORLD_SIZE", 1)) > 1:
-        exit_rank()
 
 
 def exit_rank() -> None:

@@ -144,7 +144,7 @@ def _package_dataset(pkg: Path, dataset: str, run: RunDir, cfg: Config, sequence
         _executable(sw / f"{dataset}-{seq.name}.sh", SCRIPT.format(dataset=dataset,
                                                                    seq=seq.name))
     model_dir = sw / "models" / dataset
-    state = load_checkpoint(run.best if run.best.is_file() else run.last)
+    state = load_checkpoint(run.chosen)
     save_checkpoint({"model": state["model"], "iteration": state.get("iteration")},
                     model_dir / "checkpoint_best.pt")
     dump_config(cfg, model_dir / "config.yaml")
@@ -177,7 +177,7 @@ def package_submission(runs: list[RunDir], data: str | Path | None, team: str, o
     plans = []
     for run in runs:
         cfg = run.load_config()
-        if not (run.best.is_file() or run.last.is_file()):
+        if not run.chosen.is_file():
             raise CtcUnetError(f"{run.root}: no checkpoint")
         dataset = cfg.dataset or run.root.name
         root = _challenge_root(data, dataset, len(runs) == 1, data_dir, challenge)

@@ -64,7 +64,7 @@ def choose_postprocess(run: RunDir, cfg: Config, frames: list[AnnotatedFrame],
     predict will see: averaged over the test-time augmentation when the config asks for it."""
     mc = cfg.model
     model = UNet(mc.in_channels, mc.n_classes, mc.base_channels, mc.depth, mc.dropout)
-    model.load_state_dict(load_checkpoint(run.best if run.best.is_file() else run.last)["model"])
+    model.load_state_dict(load_checkpoint(run.chosen)["model"])
     model.to(device)
     ic = cfg.inference
 

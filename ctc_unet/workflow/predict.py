@@ -59,7 +59,7 @@ def load_predictor(run: RunDir, device: torch.device, frame_shape: tuple[int, in
                    ) -> Predictor:
     """The run's best checkpoint (else the last), its config and post-processing."""
     cfg = run.load_config()
-    path = run.best if run.best.is_file() else run.last
+    path = run.chosen
     state = load_checkpoint(path, map_location="cpu")
     mc = cfg.model
     model = UNet(mc.in_channels, mc.n_classes, mc.base_channels, mc.depth, mc.dropout)

@@ -26,9 +26,10 @@ from ctc_unet.workflow.train import TrainOutcome, train_run
 
 logger = logging.getLogger(__name__)
 
+
 def chosen_iteration(parent: RunDir) -> int:
     """The iteration of the checkpoint that ``parent`` chose (its best, else its last)."""
-    path = parent.best if parent.best.is_file() else parent.last
+    path = parent.chosen
     if not path.is_file():
         raise CtcUnetError(f"{parent.root}: no checkpoint; train it before refitting")
     return int(load_checkpoint(path)["iteration"])
@@ -60,9 +61,9 @@ def refit_run(parent_dir: Path, data: str | None = None, run_dir: Path | None = 
                            f"{parent.root} was trained on)")
     run = RunDir(run_dir or default_refit_dir(parent, hold_out))
     fresh = not (resume and run.last.is_file())
-    split = refit_split(root, cfg, parent.load_split(), hold_out) if fresh else None
-    recipe = replace(cfg, train=replace(cfg.train, iterations=iterations))
     before = parent.load_split()
+    split = refit_split(root, cfg, before, hold_out) if fresh else None
+    recipe = replace(cfg, train=replace(cfg.train, iterations=iterations))
 
     def ready(r: RunDir) -> None:  # inputs checked: the refit's own files, then the caller's
         if fresh:

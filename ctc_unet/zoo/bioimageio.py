@@ -114,7 +114,7 @@ def _bioimageio_spec() -> Any:
 
 
 def _network(run: RunDir, cfg: Config) -> UNetProbabilities:
-    path = run.best if run.best.is_file() else run.last
+    path = run.chosen
     if not path.is_file():
         raise CtcUnetError(f"{run.root}: no checkpoint to export (train first)")
     mc = cfg.model
