@@ -1,119 +1,115 @@
-"""Old (greedy overlap) vs new (global assignment) tracker, side by side in one run.
+"""Tracker variants on three kinds of masks, side by side in one run (issue 23).
 
     python benchmarks/bench_tracking.py --data ../shared/data/DIC-C2DH-HeLa \
-        [--masks DIR ...] [--run RUN --challenge ../shared/data/challenge/DIC-C2DH-HeLa]
+        [--model-masks RUN/results/DIC-C2DH-HeLa/01_RES] \
+        [--also DATASET_DIR SEQUENCE MASKS_DIR] [--count MASKS_DIR ...]
 
-1. Tracks the silver-truth masks of sequence 01 (01_ST/SEG: every frame segmented, close to
-   gold on DIC-HeLa) with each tracker and scores them against the gold TRA (01_GT) with
-   py-ctcmetrics: TRA, DET, CT, TF, BC(0), and divisions found / in the reference.
-2. With ``--run`` and ``--block FIRST-LAST``: the run's own (untracked) instances of the
-   sequence, linked by each tracker (and the new one with fragment merging on), scored on
-   that block with py-ctcmetrics (SEG, SEG_ST, DET, TRA, CT, TF, BC(0), divisions).
-3. For each extra mask folder, and for the instances a trained run predicts on each challenge
-   sequence (untracked, so neither tracker's output is fed to the other), counts the tracks
-   and divisions each tracker makes.
+Variants: the greedy overlap tracker of the first version, the global tracker with the cut-off
+division rule, and the global tracker with the evidence rule (the default). Each mask folder's
+objects are re-linked by each variant (labels are only object ids here) and scored with
+py-ctcmetrics against the gold TRA markers:
+
+1. the silver truth of sequence 01 (``01_ST/SEG``) on the tracker's choosing block (0-45) and
+   on the reporting block (50-71);
+2. ``--model-masks``: a trained model's masks of that sequence, on the reporting block;
+3. ``--also``: a whole sequence of another dataset that nothing chose on (a model's masks of
+   Fluo-N2DH-GOWT1 02);
+4. ``--count``: mask folders without a reference (the challenge sequences as a model predicts
+   them): tracks, divisions, gap links and the median track length of each variant.
 """
 
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 
-from ctc_unet.config import load_config
-from ctc_unet.data.ctc import count_divisions, open_ctc_dataset, write_results
-from ctc_unet.evaluation.ctc import evaluate_ctc_sequence
-from ctc_unet.tracking.linking import track_instances
-from ctc_unet.workflow.track import read_mask_folder, track_folder
+import numpy as np
+from choose_tracker import score_block
 
-MEASURES = ("TRA", "DET", "CT", "TF", "BC(0)")
+from ctc_unet.config import load_config
+from ctc_unet.data.ctc import count_divisions
+from ctc_unet.tracking.linking import track_instances
+from ctc_unet.workflow.track import read_mask_folder
+
+MEASURES = ("TRA", "CT", "TF", "BC(0)")
+
+
+def variants() -> dict:
+    base = load_config(None).tracking
+    return {"greedy overlap": replace(base, method="overlap"),
+            "global, cut-offs": replace(base, division_rule="cutoffs"),
+            "global, evidence": base}
+
+
+def scored_rows(name: str, folder: Path, gt: Path, blocks: list[tuple[str, tuple[int, int]]]
+                ) -> list[str]:
+    """One table row per block and variant for the masks of ``folder``."""
+    frames, masks, _ = read_mask_folder(folder)
+    rows = []
+    for role, block in blocks:
+        for vname, cfg in variants().items():
+            t0 = time.perf_counter()
+            s = score_block(masks, frames, block, cfg, gt)
+            seconds = time.perf_counter() - t0
+            cells = " | ".join(f"{s[k]:.4f}" if k in s else "" for k in MEASURES)
+            rows.append(f"| {name} | {block[0]}-{block[1]} ({role}) | {vname} | {cells} | "
+                        f"{s['divisions']} / {s['divisions_ref']} | {seconds:.1f} |")
+    return rows
+
+
+def count_row(folder: Path) -> str:
+    """Tracks, divisions, gap links and median track length of each variant on ``folder``."""
+    _, masks, _ = read_mask_folder(folder)
+    cells = []
+    for cfg in variants().values():
+        _, records = track_instances(masks, cfg)
+        kids: dict[int, int] = {}
+        for r in records:
+            if r.parent:
+                kids[r.parent] = kids.get(r.parent, 0) + 1
+        gaps = sum(1 for n in kids.values() if n == 1)
+        length = float(np.median([r.end - r.begin + 1 for r in records]))
+        cells.append(f"{len(records)}, {count_divisions(records)}, {gaps}, {length:.0f}")
+    return f"| {folder} | {len(masks)} | " + " | ".join(cells) + " |"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--sequence", default="01")
-    parser.add_argument("--masks", type=Path, nargs="*", default=[])
-    parser.add_argument("--run", type=Path, help="run directory whose model predicts")
-    parser.add_argument("--challenge", type=Path, help="challenge dataset folder")
-    parser.add_argument("--block", help="FIRST-LAST: score the run's masks on these frames")
+    parser.add_argument("--choose", default="0-45", help="the tracker's choosing block")
+    parser.add_argument("--report", default="50-71", help="the reporting block")
+    parser.add_argument("--model-masks", type=Path, help="a model's masks of the sequence")
+    parser.add_argument("--also", nargs=3, metavar=("DATA", "SEQUENCE", "MASKS"))
+    parser.add_argument("--count", type=Path, nargs="*", default=[])
     args = parser.parse_args()
-    base = load_config(None).tracking
-    methods = {"old (greedy overlap)": replace(base, method="overlap"),
-               "new (global assignment)": base}
-    print(f"{args.sequence}_ST/SEG tracked, scored against {args.sequence}_GT (py-ctcmetrics)")
-    print("| tracker | " + " | ".join(MEASURES) + " | divisions found / reference | s |")
-    print("|" + " --- |" * (len(MEASURES) + 3))
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, cfg in methods.items():
-            t0 = time.perf_counter()
-            res, _, _ = track_folder(args.data / f"{args.sequence}_ST" / "SEG",
-                                     Path(tmp) / name.split()[0] / f"{args.sequence}_RES", cfg)
-            seconds = time.perf_counter() - t0
-            s = evaluate_ctc_sequence(res, args.data / f"{args.sequence}_GT")
-            cells = " | ".join(f"{s[m]:.4f}" if m in s else "" for m in MEASURES)
-            print(f"| {name} | {cells} | {s['divisions']} / {s['divisions_ref']} | "
-                  f"{seconds:.1f} |")
-    if args.run and args.block:
-        block_table(args, methods)
-    sets = [(str(folder), read_mask_folder(folder)[1]) for folder in args.masks]
-    if args.run and args.challenge:
-        sets += predicted_instances(args.run, args.challenge)
-    if sets:
-        print("\n| masks | frames | " + " | ".join(f"{n}: tracks, divisions" for n in methods)
-              + " |")
-        print("|" + " --- |" * (2 + len(methods)))
-        for name, masks in sets:
-            cells = []
-            for cfg in methods.values():
-                _, records = track_instances(masks, cfg)
-                cells.append(f"{len(records)}, {count_divisions(records)}")
-            print(f"| {name} | {len(masks)} | " + " | ".join(cells) + " |")
-
-
-def block_table(args, methods: dict) -> None:
-    """The run's instances of ``args.sequence`` tracked each way, scored on ``args.block``."""
-    first, last = (int(x) for x in args.block.split("-"))
-    _, masks = predicted_instances(args.run, args.data, [args.sequence])[0]
-    frames = sorted(open_ctc_dataset(args.data).sequence(args.sequence).frames)
-    variants = {**methods, "new, fragment_area 1.0": replace(methods["new (global assignment)"],
-                                                             fragment_area=1.0)}
-    keys = ("SEG", "SEG_ST", "DET", "TRA", "CT", "TF", "BC(0)")
-    print(f"\n{args.run.name}'s masks of {args.sequence}, scored on frames {args.block}")
-    print("| tracker | " + " | ".join(keys) + " | divisions (result / reference) |")
-    print("|" + " --- |" * (len(keys) + 2))
-    for name, cfg in variants.items():
-        tracked, records = track_instances(masks, cfg)
-        with tempfile.TemporaryDirectory() as tmp:
-            res = write_results(Path(tmp), args.sequence, frames, tracked, records, 3)
-            s = evaluate_ctc_sequence(res, args.data / f"{args.sequence}_GT", (first, last),
-                                      3, args.data / f"{args.sequence}_ST")
-        cells = " | ".join(f"{s[k]:.4f}" if k in s else "" for k in keys)
-        print(f"| {name} | {cells} | {s['divisions']} / {s['divisions_ref']} |")
-
-
-def predicted_instances(run_dir: Path, root: Path, only: list[str] | None = None
-                        ) -> list[tuple[str, list]]:
-    """Untracked instance labels that the run's model predicts for every sequence of ``root``
-    (or those in ``only``)."""
-    from ctc_unet.device import resolve_device
-    from ctc_unet.rundir import RunDir
-    from ctc_unet.workflow.predict import load_predictor
-
-    dataset = open_ctc_dataset(root)
-    first = next(iter(dataset.sequences.values()))
-    pred = load_predictor(RunDir(run_dir), resolve_device("cpu"),
-                          first.frame_shape(min(first.frames)))
-    out = []
-    for seq in dataset.sequences.values():
-        if only and seq.name not in only:
-            continue
-        masks = [pred.instances(pred.probabilities(seq.read_frame(t))[1])
-                 for t in sorted(seq.frames)]
-        out.append((f"{root.name}/{seq.name} (predicted by {run_dir.name})", masks))
-    return out
+    choose = tuple(int(x) for x in args.choose.split("-"))
+    report = tuple(int(x) for x in args.report.split("-"))
+    gt = args.data / f"{args.sequence}_GT"
+    rows = scored_rows(f"{args.data.name} {args.sequence} silver truth",
+                       args.data / f"{args.sequence}_ST" / "SEG", gt,
+                       [("choosing", choose), ("reporting", report)])
+    if args.model_masks:
+        rows += scored_rows(f"{args.data.name} {args.sequence} model masks", args.model_masks,
+                            gt, [("reporting", report)])
+    if args.also:
+        data, seq, folder = Path(args.also[0]), args.also[1], Path(args.also[2])
+        n = len(read_mask_folder(folder)[0])
+        rows += scored_rows(f"{data.name} {seq} model masks", folder, data / f"{seq}_GT",
+                            [("whole, chose nothing", (0, n - 1))])
+    print("| masks | frames | tracker | " + " | ".join(MEASURES)
+          + " | divisions / reference | s |")
+    print("|" + " --- |" * (len(MEASURES) + 5))
+    print("\n".join(rows))
+    if args.count:
+        print("\n| masks (no reference) | frames | "
+              + " | ".join(f"{n}: tracks, divisions, gap links, median length"
+                           for n in variants()) + " |")
+        print("|" + " --- |" * (2 + len(variants())))
+        for folder in args.count:
+            print(count_row(folder))
 
 
 if __name__ == "__main__":

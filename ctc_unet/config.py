@@ -186,15 +186,22 @@ class TrackingConfig:
     min_overlap: float = field(default=0.1, metadata={"range": (0.0, 1.0)})  # overlap method:
     # fraction of an object's area that must overlap its predecessor
     min_iou: float = field(default=0.1, metadata={"range": (0.0, 1.0)})  # a link's least IoU
+    link_lookback: bool = True  # a link also weighs the track's object of the frame before
+    # (a track keeps its identity when its object splits into halves for one frame)
     max_gap: int = 1  # frames an object may be missed and its track go on (0 = no gaps)
     max_gap_distance: float = 30.0  # px between centroids across a gap
+    division_rule: Literal["evidence", "cutoffs"] = "evidence"  # evidence: the cues of
+    # ctc_unet.tracking.divisions weighed together; cutoffs: the four division_* limits below
+    division_evidence: float = field(default=0.5, metadata={"range": (0.0, 1.0)})  # least
+    # product of the cues' plausibilities for a division (evidence rule)
     division_size_ratio: float = field(default=0.5, metadata={"range": (0.0, 1.0)})  # the
     # smaller daughter's area over the larger's, at least
     division_area: tuple[float, float] = (0.5, 2.0)  # daughters' total area / mother's area
     division_min_mother: int = 3  # frames the mother was seen before dividing
     division_min_daughter: int = 3  # frames each daughter lasts
-    fragment_area: float = 0.0  # a short start next to a cell is a fragment of it, merged,
-    # when both together are at most this times the cell's previous area (0 = never merge)
+    fragment_area: float = 1.2  # a short start next to a cell is a fragment of it, merged,
+    # when both together are at most this times the cell's previous area and the cell takes
+    # it back in the next frame (0 = never merge)
     min_track_frames: int = 1  # shorter tracks without relatives inside the sequence are
     # dropped (1 = keep all: DET charges a miss 10x a false positive)
 

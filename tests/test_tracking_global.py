@@ -65,8 +65,8 @@ def test_a_cell_that_flickers_into_two_fragments_is_not_a_division():
             frames[t][10:20, 16:20] = 2
         else:
             frames[t][10:20, 10:20] = 1
-    assert not _divisions(track_global(frames, CFG)[1])  # default: the fragment is left alone
-    masks, records = track_global(frames, replace(CFG, fragment_area=1.0))
+    assert not _divisions(track_global(frames, replace(CFG, fragment_area=0.0))[1])
+    masks, records = track_global(frames, CFG)  # default: the fragment is merged back
     assert not _divisions(records)
     cell = {int(m[15, 12]) for m in masks}
     assert len(cell) == 1 and int(masks[4][15, 18]) == cell.pop()  # the fragment merged
@@ -153,3 +153,41 @@ def test_cli_track_bad_input_writes_nothing(tmp_path):
         assert result.exit_code == 1, result.output
         assert msg in result.stderr and "Traceback" not in result.output
         assert not out.exists() and not list(tmp_path.glob(f".{out.name}*"))
+
+
+def test_a_track_keeps_its_identity_when_its_object_splits_into_halves_for_a_frame():
+    """Frame 4 holds a moving cell in two halves; the half that continues the track overlaps
+    the whole cell of frame 5 less than the other half does. Looking one frame back (the whole
+    cell of frame 3) keeps the track; frame-to-frame IoU alone hands it to the other half."""
+    frames = _frames(10)
+    for t in range(10):
+        x = 10 + 2 * max(0, t - 4)
+        if t == 4:
+            frames[t][10:20, 10:21] = 1
+            frames[t][10:20, 21:30] = 2
+        else:
+            frames[t][10:20, x:x + 20] = 1
+
+    def cell_labels(cfg):
+        masks, _ = track_global(frames, cfg)
+        return int(masks[0][15, 15]), int(masks[9][15, 25])
+
+    first, last = cell_labels(CFG)
+    assert first == last
+    first, last = cell_labels(replace(CFG, link_lookback=False))
+    assert first != last
+
+
+def test_a_short_object_beside_a_cell_that_the_cell_does_not_take_back_stays_apart():
+    """A cell shrinks and something small appears for two frames where its edge was, then
+    goes; the cell's next object does not cover it, so it is no fragment of the cell: its own
+    track, the cell's mask unchanged."""
+    frames = _frames(10)
+    for t in range(10):
+        frames[t][10:20, 10:20 if t < 4 else 18] = 1
+        if t in (4, 5):
+            frames[t][10:14, 18:21] = 2  # 12 px, within fragment_area of the cell
+    masks, records = track_global(frames, CFG)
+    cell = int(masks[4][15, 15])
+    assert int(masks[4][11, 19]) not in (0, cell)
+    assert not _divisions(records)

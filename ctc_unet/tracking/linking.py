@@ -6,20 +6,25 @@ Steps, each a function of per-frame object tables:
 
 1. ``link_frames``: objects of consecutive frames are matched one to one, maximising the sum
    of IoU over pairs with IoU >= ``min_iou`` (greedy "largest overlap first" can be wrong:
-   a test shows a case).
+   a test shows a case); with ``link_lookback`` a pair scores the larger of its IoU and the
+   new object's IoU with the track's object one frame earlier (``link_sequence``), so a
+   track keeps its identity when its object splits into halves for one frame.
 2. Chains of matches are tracklets. ``close_gaps``: a tracklet that ends is continued by one
    that starts up to ``max_gap`` frames later within ``max_gap_distance`` px (centroids), by a
    second global assignment. In CTC results a track must be present in every frame from B to
    E, so the later segment gets a new label whose parent is the earlier one (the format's
    encoding of a gap); ``divisions`` counts only parents with two daughters.
 3. ``_Divisions``: a tracklet that starts next to a mother (a tracklet of the previous
-   frame, continued or not) becomes her daughter only if the two daughters have similar areas
+   frame, continued or not) becomes her daughter only if the event looks like a division:
+   by default the cues of ``ctc_unet.tracking.divisions`` weighed together reach
+   ``division_evidence``; with ``division_rule: cutoffs`` the daughters have similar areas
    (``division_size_ratio``), together about the mother's area (``division_area``), the
    mother was seen for ``division_min_mother`` frames and both daughters last
    ``division_min_daughter`` frames. Other such starts are tracks of their own, never
    daughters; with ``fragment_area`` > 0 a short one that with its sibling is no larger than
-   ``fragment_area`` x the mother (pieces of one cell) is merged into the touching sibling
-   (off by default: on DIC-HeLa predictions it joined real cells).
+   ``fragment_area`` x the mother and that the cell takes back in the frame after its last
+   (pieces of one cell) is merged into the touching sibling (without the take-back
+   condition, merging joined real cells on DIC-HeLa predictions).
 4. Tracks shorter than ``min_track_frames`` with no relatives that neither start in the first
    nor end in the last frame are dropped (flicker).
 """
@@ -37,6 +42,7 @@ from scipy.optimize import linear_sum_assignment
 from ctc_unet.config import TrackingConfig
 from ctc_unet.data.ctc import TrackRecord
 from ctc_unet.data.labels import overlap_pairs
+from ctc_unet.tracking.divisions import Candidate, evidence
 from ctc_unet.tracking.overlap import track
 
 
@@ -67,11 +73,14 @@ def object_table(labels: np.ndarray) -> dict[int, tuple[int, float, float]]:
             for i, a, c in zip(ids, areas, cents, strict=True)}
 
 
-def link_frames(prev: dict, cur: dict, inter: dict[tuple[int, int], int], min_iou: float
-                ) -> dict[int, int]:
-    """One-to-one links prev label -> cur label maximising the total IoU (IoU >= min_iou)."""
+def link_frames(prev: dict, cur: dict, inter: dict[tuple[int, int], int], min_iou: float,
+                lookback: dict[tuple[int, int], float] | None = None) -> dict[int, int]:
+    """One-to-one links prev label -> cur label maximising the total IoU (IoU >= min_iou).
+    ``lookback`` maps (prev label, cur label) to the IoU of the cur object with the prev
+    object's predecessor; an eligible pair scores the larger of its two IoUs."""
     pairs = [(p, c, n / (prev[p][0] + cur[c][0] - n)) for (p, c), n in inter.items()]
-    pairs = [x for x in pairs if x[2] >= min_iou]
+    pairs = [(p, c, max(iou, (lookback or {}).get((p, c), 0.0))) for p, c, iou in pairs
+             if iou >= min_iou]
     if not pairs:
         return {}
     ps = sorted({p for p, _, _ in pairs})
@@ -81,6 +90,26 @@ def link_frames(prev: dict, cur: dict, inter: dict[tuple[int, int], int], min_io
         cost[ps.index(p), cs.index(c)] = 1.0 - iou
     rows, cols = linear_sum_assignment(cost)
     return {ps[r]: cs[c] for r, c in zip(rows, cols, strict=True) if cost[r, c] < 2.0}
+
+
+def link_sequence(labels: Sequence[np.ndarray], tables: list[dict], inters: list[dict],
+                  cfg: TrackingConfig) -> list[dict[int, int]]:
+    """Frame-to-frame links of a whole sequence (``links[t]``: labels of t -> labels of
+    t + 1). With ``cfg.link_lookback`` a link also weighs the IoU of the new object with the
+    object the track had one frame earlier, so that a track keeps its identity when its
+    object splits into halves for a frame and is whole again (either half alone overlaps the
+    whole about as much as the other)."""
+    links: list[dict[int, int]] = []
+    for t in range(len(labels) - 1):
+        look = None
+        if cfg.link_lookback and t > 0 and links[t - 1]:
+            fwd = links[t - 1]
+            look = {}
+            for (q, c), n in overlap_pairs(labels[t - 1], labels[t + 1]).items():
+                if q in fwd:
+                    look[(fwd[q], c)] = n / (tables[t - 1][q][0] + tables[t + 1][c][0] - n)
+        links.append(link_frames(tables[t], tables[t + 1], inters[t + 1], cfg.min_iou, look))
+    return links
 
 
 def build_tracklets(tables: list[dict], links: list[dict[int, int]]) -> list[Tracklet]:
@@ -163,15 +192,28 @@ class _Divisions:
         m = self.tr[mother]
         return self.tables[s - 1][m.ids[s - 1 - m.start]][0]
 
-    def looks_like_division(self, mother: int, s: int, a_d1: int, a_d2: int, len_d1: int,
-                            len_d2: int) -> bool:
-        cfg, m = self.cfg, self.tr[mother]
-        a_m = self.mother_area(mother, s)
-        lo, hi = cfg.division_area
-        return (min(a_d1, a_d2) / max(a_d1, a_d2) >= cfg.division_size_ratio
-                and lo <= (a_d1 + a_d2) / a_m <= hi
-                and s - m.start >= cfg.division_min_mother
-                and min(len_d1, len_d2) >= cfg.division_min_daughter)
+    def looks_like_division(self, mother: int, s: int, d1: tuple[int, int],
+                            d2: tuple[int, int]) -> bool:
+        """Whether the mother's object in frame s - 1 divides into objects ``d1``, ``d2`` of
+        frame s, each given as (label in frame s, frames its tracklet lasts)."""
+        cfg, m, last = self.cfg, self.tr[mother], len(self.tables) - 1
+        a_m, y_m, x_m = self.tables[s - 1][m.ids[s - 1 - m.start]]
+        (a1, y1, x1), (a2, y2, x2) = self.tables[s][d1[0]], self.tables[s][d2[0]]
+        if cfg.division_rule == "cutoffs":
+            lo, hi = cfg.division_area
+            return (min(a1, a2) / max(a1, a2) >= cfg.division_size_ratio
+                    and lo <= (a1 + a2) / a_m <= hi
+                    and s - m.start >= cfg.division_min_mother
+                    and min(d1[1], d2[1]) >= cfg.division_min_daughter)
+        long = 10 ** 6  # seen from the first frame or to the last: as long as can be told
+        cand = Candidate(
+            mother_area=a_m, mother_yx=(y_m, x_m),
+            mother_history=tuple(self.tables[t][m.ids[t - m.start]][0]
+                                 for t in range(max(m.start, s - 11), s - 1)),
+            mother_frames=long if m.start == 0 else s - m.start,
+            daughter_areas=(a1, a2), daughter_yx=((y1, x1), (y2, x2)),
+            daughter_frames=tuple(long if s + n - 1 >= last else n for n in (d1[1], d2[1])))
+        return evidence(cand) >= cfg.division_evidence
 
     def run(self) -> set[int]:
         """Decide every tracklet that starts next to a mother; returns the removed ones."""
@@ -195,14 +237,15 @@ class _Divisions:
         if m.end >= s:  # the mother goes on: her continuation is the sibling
             sib_id = m.ids[s - m.start]
             a_c, len_c = self.tables[s][sib_id][0], m.end - s + 1
-            if self.looks_like_division(mother, s, a_b, a_c, len(tb.ids), len_c):
+            if self.looks_like_division(mother, s, (tb.ids[0], len(tb.ids)), (sib_id, len_c)):
                 rest = Tracklet(s, m.ids[s - m.start:], parent=mother)
                 m.ids = m.ids[:s - m.start]
                 self.tr.append(rest)
                 tb.parent = mother
                 self.divided.add(mother)
             elif (len(tb.ids) < self.cfg.division_min_daughter
-                  and a_b + a_c <= self.cfg.fragment_area * self.mother_area(mother, s)):
+                  and a_b + a_c <= self.cfg.fragment_area * self.mother_area(mother, s)
+                  and self.rejoins(b, mother)):
                 self.merge_fragment(b, mother)
             return
         sisters = [k for k, tr in enumerate(self.tr) if k != b and k not in self.removed
@@ -210,11 +253,21 @@ class _Divisions:
                    and (m.ids[-1], tr.ids[0]) in self.inters[s]]
         for k in sisters:
             tk = self.tr[k]
-            if self.looks_like_division(mother, s, a_b, self.tables[s][tk.ids[0]][0],
-                                        len(tb.ids), len(tk.ids)):
+            if self.looks_like_division(mother, s, (tb.ids[0], len(tb.ids)),
+                                        (tk.ids[0], len(tk.ids))):
                 tb.parent = tk.parent = mother
                 self.divided.add(mother)
                 return
+
+    def rejoins(self, b: int, mother: int) -> bool:
+        """Whether the cell takes the fragment back: her object in the frame after the
+        fragment's last covers at least half of that last fragment object."""
+        tb, m = self.tr[b], self.tr[mother]
+        e = tb.end
+        if not m.start <= e + 1 <= m.end:
+            return False
+        frag, nxt = tb.ids[-1], m.ids[e + 1 - m.start]
+        return self.inters[e + 1].get((frag, nxt), 0) >= 0.5 * self.tables[e][frag][0]
 
     def merge_fragment(self, b: int, mother: int) -> None:
         """Give a short fragment's pixels to the touching sibling (the mother's continuation),
@@ -270,8 +323,7 @@ def track_global(labels: Sequence[np.ndarray], cfg: TrackingConfig
     labels = [np.asarray(lab) for lab in labels]
     tables = [object_table(lab) for lab in labels]
     inters = [{}] + [overlap_pairs(a, b) for a, b in itertools.pairwise(labels)]
-    links = [link_frames(tables[t], tables[t + 1], inters[t + 1], cfg.min_iou)
-             for t in range(len(labels) - 1)]
+    links = link_sequence(labels, tables, inters, cfg)
     tracklets = build_tracklets(tables, links)
     removed = _Divisions(tracklets, tables, labels, inters, cfg).run()
     close_gaps(tracklets, tables, cfg, removed)
