@@ -4,8 +4,9 @@
         [--model-masks RUN/results/DIC-C2DH-HeLa/01_RES] \
         [--also DATASET_DIR SEQUENCE MASKS_DIR] [--count MASKS_DIR ...]
 
-Variants: the greedy overlap tracker of the first version, the global tracker with the cut-off
-division rule, and the global tracker with the evidence rule (the default). Each mask folder's
+Variants: the greedy overlap tracker of the first version, the global tracker as it was before
+issue 23 (cut-off division rule), then with the evidence rule, with look-back links, and with
+fragments merged when the cell takes them back (today's default). Each mask folder's
 objects are re-linked by each variant (labels are only object ids here) and scored with
 py-ctcmetrics against the gold TRA markers:
 
@@ -33,14 +34,20 @@ from ctc_unet.data.ctc import count_divisions
 from ctc_unet.tracking.linking import track_instances
 from ctc_unet.workflow.track import read_mask_folder
 
-MEASURES = ("TRA", "CT", "TF", "BC(0)")
+MEASURES = ("SEG", "DET", "TRA", "CT", "TF", "BC(0)", "LNK")
 
 
 def variants() -> dict:
+    """The first tracker, the previous default, then each change of issue 23 added in turn;
+    the last is today's default."""
     base = load_config(None).tracking
+    before = replace(base, division_rule="cutoffs", link_lookback=False, fragment_area=0.0)
+    evidence = replace(before, division_rule="evidence")
     return {"greedy overlap": replace(base, method="overlap"),
-            "global, cut-offs": replace(base, division_rule="cutoffs"),
-            "global, evidence": base}
+            "global, cut-offs (previous default)": before,
+            "+ evidence rule": evidence,
+            "+ look-back links": replace(evidence, link_lookback=True),
+            "+ fragments taken back (default)": base}
 
 
 def scored_rows(name: str, folder: Path, gt: Path, blocks: list[tuple[str, tuple[int, int]]]

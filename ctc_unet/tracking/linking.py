@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -171,6 +171,19 @@ def _touching(a: np.ndarray, b: np.ndarray) -> bool:
     return bool((ndi.binary_dilation(a, np.ones((3, 3), bool)) & b).any())
 
 
+@dataclass(frozen=True)
+class DivisionEvent:
+    """A candidate division the evidence rule weighed: the mother's label in frame
+    ``frame - 1``, the daughters' labels in ``frame`` (labels of the input masks)."""
+
+    frame: int
+    mother: int
+    daughters: tuple[int, int]
+    candidate: Candidate
+    evidence: float
+    accepted: bool
+
+
 class _Divisions:
     """Step 3 of the module docstring, over tracklets that ``build_tracklets`` made."""
 
@@ -180,6 +193,7 @@ class _Divisions:
             tracklets, tables, labels, inters, cfg)
         self.removed: set[int] = set()
         self.divided: set[int] = set()
+        self.events: list[DivisionEvent] = []  # evidence rule: every candidate weighed
 
     def owner(self, t: int, lab: int) -> int | None:
         """The live tracklet that holds object ``lab`` of frame ``t`` (None: a fragment
@@ -213,7 +227,10 @@ class _Divisions:
             mother_frames=long if m.start == 0 else s - m.start,
             daughter_areas=(a1, a2), daughter_yx=((y1, x1), (y2, x2)),
             daughter_frames=tuple(long if s + n - 1 >= last else n for n in (d1[1], d2[1])))
-        return evidence(cand) >= cfg.division_evidence
+        score = evidence(cand)
+        self.events.append(DivisionEvent(s, m.ids[s - 1 - m.start], (d1[0], d2[0]), cand,
+                                         score, score >= cfg.division_evidence))
+        return self.events[-1].accepted
 
     def run(self) -> set[int]:
         """Decide every tracklet that starts next to a mother; returns the removed ones."""
@@ -315,20 +332,36 @@ def to_ctc(tracklets: list[Tracklet], removed: set[int], labels: Sequence
     return masks, records
 
 
+def _tracklets(labels: Sequence[np.ndarray], cfg: TrackingConfig) -> _Divisions:
+    """Links and tracklets (step 1 of the module docstring), ready for the division
+    decisions of step 3."""
+    labels = [np.asarray(lab) for lab in labels]
+    tables = [object_table(lab) for lab in labels]
+    inters = [{}] + [overlap_pairs(a, b) for a, b in itertools.pairwise(labels)]
+    tracklets = build_tracklets(tables, link_sequence(labels, tables, inters, cfg))
+    return _Divisions(tracklets, tables, labels, inters, cfg)
+
+
+def division_events(labels: Sequence[np.ndarray], cfg: TrackingConfig
+                    ) -> list[DivisionEvent]:
+    """Every candidate division the evidence rule weighs while tracking ``labels`` (steps 1-3
+    of the module docstring), in the order decided: for looking at the rule's decisions."""
+    divisions = _tracklets(labels, replace(cfg, division_rule="evidence"))
+    divisions.run()
+    return divisions.events
+
+
 def track_global(labels: Sequence[np.ndarray], cfg: TrackingConfig
                  ) -> tuple[list[np.ndarray], list[TrackRecord]]:
     """Link per-frame instance labels (T arrays (H, W), any ids, 0 = background) into CTC
     tracks; returns T uint16 masks labelled with track ids and the records (0-based frames).
     See the module docstring for the steps."""
-    labels = [np.asarray(lab) for lab in labels]
-    tables = [object_table(lab) for lab in labels]
-    inters = [{}] + [overlap_pairs(a, b) for a, b in itertools.pairwise(labels)]
-    links = link_sequence(labels, tables, inters, cfg)
-    tracklets = build_tracklets(tables, links)
-    removed = _Divisions(tracklets, tables, labels, inters, cfg).run()
+    divisions = _tracklets(labels, cfg)
+    removed = divisions.run()
+    tracklets, tables = divisions.tr, divisions.tables
     close_gaps(tracklets, tables, cfg, removed)
     remove_flicker(tracklets, removed, len(labels), cfg.min_track_frames)
-    return to_ctc(tracklets, removed, labels)
+    return to_ctc(tracklets, removed, divisions.labels)
 
 
 def track_instances(labels: Sequence[np.ndarray], cfg: TrackingConfig
