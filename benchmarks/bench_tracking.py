@@ -13,8 +13,9 @@ py-ctcmetrics against the gold TRA markers:
 1. the silver truth of sequence 01 (``01_ST/SEG``) on the tracker's choosing block (0-45) and
    on the reporting block (50-71);
 2. ``--model-masks``: a trained model's masks of that sequence, on the reporting block;
-3. ``--also``: a whole sequence of another dataset that nothing chose on (a model's masks of
-   Fluo-N2DH-GOWT1 02);
+3. ``--also`` (repeatable): whole sequences of another dataset (a model's masks of
+   Fluo-N2DH-GOWT1 01, the sequence it trained on, which may choose tracker settings since the
+   tracker learns nothing from it, and of 02, which nothing chose on);
 4. ``--count``: mask folders without a reference (the challenge sequences as a model predicts
    them): tracks, divisions, gap links and the median track length of each variant.
 """
@@ -89,7 +90,9 @@ def main() -> None:
     parser.add_argument("--choose", default="0-45", help="the tracker's choosing block")
     parser.add_argument("--report", default="50-71", help="the reporting block")
     parser.add_argument("--model-masks", type=Path, help="a model's masks of the sequence")
-    parser.add_argument("--also", nargs=3, metavar=("DATA", "SEQUENCE", "MASKS"))
+    parser.add_argument("--also", nargs=3, action="append", default=[],
+                        metavar=("DATA", "SEQUENCE", "MASKS"),
+                        help="a whole sequence of another dataset (repeatable)")
     parser.add_argument("--count", type=Path, nargs="*", default=[])
     args = parser.parse_args()
     choose = tuple(int(x) for x in args.choose.split("-"))
@@ -101,11 +104,11 @@ def main() -> None:
     if args.model_masks:
         rows += scored_rows(f"{args.data.name} {args.sequence} model masks", args.model_masks,
                             gt, [("reporting", report)])
-    if args.also:
-        data, seq, folder = Path(args.also[0]), args.also[1], Path(args.also[2])
+    for data, seq, folder in args.also:
+        data, folder = Path(data), Path(folder)
         n = len(read_mask_folder(folder)[0])
         rows += scored_rows(f"{data.name} {seq} model masks", folder, data / f"{seq}_GT",
-                            [("whole, chose nothing", (0, n - 1))])
+                            [("whole", (0, n - 1))])
     print("| masks | frames | tracker | " + " | ".join(MEASURES)
           + " | divisions / reference | s |")
     print("|" + " --- |" * (len(MEASURES) + 5))
