@@ -12,7 +12,8 @@ py-ctcmetrics against the gold TRA markers:
 
 1. the silver truth of sequence 01 (``01_ST/SEG``) on the tracker's choosing block (0-45) and
    on the reporting block (50-71);
-2. ``--model-masks``: a trained model's masks of that sequence, on the reporting block;
+2. ``--model-masks``: a trained model's masks of that sequence, on the run's choosing block
+   (``--model-choose``) and on the reporting block;
 3. ``--also`` (repeatable): whole sequences of another dataset (a model's masks of
    Fluo-N2DH-GOWT1 01, the sequence it trained on, which may choose tracker settings since the
    tracker learns nothing from it, and of 02, which nothing chose on);
@@ -90,6 +91,8 @@ def main() -> None:
     parser.add_argument("--choose", default="0-45", help="the tracker's choosing block")
     parser.add_argument("--report", default="50-71", help="the reporting block")
     parser.add_argument("--model-masks", type=Path, help="a model's masks of the sequence")
+    parser.add_argument("--model-choose", default="72-83",
+                        help="the run's choosing block, scored on its masks")
     parser.add_argument("--also", nargs=3, action="append", default=[],
                         metavar=("DATA", "SEQUENCE", "MASKS"),
                         help="a whole sequence of another dataset (repeatable)")
@@ -102,8 +105,9 @@ def main() -> None:
                        args.data / f"{args.sequence}_ST" / "SEG", gt,
                        [("choosing", choose), ("reporting", report)])
     if args.model_masks:
+        model_choose = tuple(int(x) for x in args.model_choose.split("-"))
         rows += scored_rows(f"{args.data.name} {args.sequence} model masks", args.model_masks,
-                            gt, [("reporting", report)])
+                            gt, [("choosing", model_choose), ("reporting", report)])
     for data, seq, folder in args.also:
         data, folder = Path(data), Path(folder)
         n = len(read_mask_folder(folder)[0])
