@@ -29,10 +29,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from choose_tracker import score_block
+from choose_tracker import parse_block, score_block
 
 from ctc_unet.config import load_config
-from ctc_unet.data.ctc import count_divisions
+from ctc_unet.data.ctc import children, count_divisions
 from ctc_unet.tracking.linking import track_instances
 from ctc_unet.workflow.track import read_mask_folder
 
@@ -74,11 +74,7 @@ def count_row(folder: Path) -> str:
     cells = []
     for cfg in variants().values():
         _, records = track_instances(masks, cfg)
-        kids: dict[int, int] = {}
-        for r in records:
-            if r.parent:
-                kids[r.parent] = kids.get(r.parent, 0) + 1
-        gaps = sum(1 for n in kids.values() if n == 1)
+        gaps = sum(len(kids) == 1 for kids in children(records).values())
         length = float(np.median([r.end - r.begin + 1 for r in records]))
         cells.append(f"{len(records)}, {count_divisions(records)}, {gaps}, {length:.0f}")
     return f"| {folder} | {len(masks)} | " + " | ".join(cells) + " |"
@@ -88,26 +84,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--sequence", default="01")
-    parser.add_argument("--choose", default="0-45", help="the tracker's choosing block")
-    parser.add_argument("--report", default="50-71", help="the reporting block")
+    parser.add_argument("--choose", type=parse_block, default=(0, 45),
+                        help="FIRST-LAST: the tracker's choosing block")
+    parser.add_argument("--report", type=parse_block, default=(50, 71),
+                        help="FIRST-LAST: the reporting block")
     parser.add_argument("--model-masks", type=Path, help="a model's masks of the sequence")
-    parser.add_argument("--model-choose", default="72-83",
+    parser.add_argument("--model-choose", type=parse_block, default=(72, 83),
                         help="the run's choosing block, scored on its masks")
     parser.add_argument("--also", nargs=3, action="append", default=[],
                         metavar=("DATA", "SEQUENCE", "MASKS"),
                         help="a whole sequence of another dataset (repeatable)")
     parser.add_argument("--count", type=Path, nargs="*", default=[])
     args = parser.parse_args()
-    choose = tuple(int(x) for x in args.choose.split("-"))
-    report = tuple(int(x) for x in args.report.split("-"))
     gt = args.data / f"{args.sequence}_GT"
     rows = scored_rows(f"{args.data.name} {args.sequence} silver truth",
                        args.data / f"{args.sequence}_ST" / "SEG", gt,
-                       [("choosing", choose), ("reporting", report)])
+                       [("choosing", args.choose), ("reporting", args.report)])
     if args.model_masks:
-        model_choose = tuple(int(x) for x in args.model_choose.split("-"))
         rows += scored_rows(f"{args.data.name} {args.sequence} model masks", args.model_masks,
-                            gt, [("choosing", model_choose), ("reporting", report)])
+                            gt, [("choosing", args.model_choose), ("reporting", args.report)])
     for data, seq, folder in args.also:
         data, folder = Path(data), Path(folder)
         n = len(read_mask_folder(folder)[0])

@@ -82,7 +82,8 @@ def _row(name: str, s: dict[str, float]) -> str:
     return f"| {name} | {cells} | {s['divisions']} / {s['divisions_ref']} |"
 
 
-def _block(text: str) -> tuple[int, int]:
+def parse_block(text: str) -> tuple[int, int]:
+    """"FIRST-LAST" -> (first, last), for command-line options."""
     first, last = (int(x) for x in text.split("-"))
     return first, last
 
@@ -91,8 +92,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--sequence", default="01")
-    parser.add_argument("--choose", type=_block, default=(72, 83))
-    parser.add_argument("--report", type=_block, default=(50, 71))
+    parser.add_argument("--choose", type=parse_block, default=(72, 83))
+    parser.add_argument("--report", type=parse_block, default=(50, 71))
     parser.add_argument("--masks", type=Path, help="mask folder (default: XX_ST/SEG)")
     parser.add_argument("--also", nargs=3, metavar=("DATA", "SEQUENCE", "MASKS"),
                         help="score defaults and the chosen setting on this whole sequence")

@@ -15,9 +15,10 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from choose_tracker import parse_block
 
 from ctc_unet.config import load_config
-from ctc_unet.data.ctc import parse_man_track
+from ctc_unet.data.ctc import children, parse_man_track
 from ctc_unet.data.images import read_tiff
 from ctc_unet.tracking.divisions import cues
 from ctc_unet.tracking.linking import division_events
@@ -26,22 +27,20 @@ from ctc_unet.workflow.track import read_mask_folder
 
 def reference_divisions(gt: Path) -> list[tuple[int, int, list[int]]]:
     """(first frame of the daughters, mother label, daughter labels) of the reference."""
-    kids: dict[int, list] = {}
-    for r in parse_man_track(gt / "TRA" / "man_track.txt"):
-        if r.parent:
-            kids.setdefault(r.parent, []).append(r)
     return [(min(k.begin for k in v), p, [k.label for k in v])
-            for p, v in kids.items() if len(v) >= 2]
+            for p, v in children(parse_man_track(gt / "TRA" / "man_track.txt")).items()
+            if len(v) >= 2]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("masks", type=Path)
     parser.add_argument("gt", type=Path)
-    parser.add_argument("--frames", help="FIRST-LAST: only candidates in these frames")
+    parser.add_argument("--frames", type=parse_block, default=(0, 10 ** 9),
+                        help="FIRST-LAST: only candidates in these frames")
     args = parser.parse_args()
     frames, labels, _ = read_mask_folder(args.masks)
-    first, last = (int(x) for x in args.frames.split("-")) if args.frames else (0, 10 ** 9)
+    first, last = args.frames
     markers = {}
 
     def marker(t: int) -> np.ndarray:

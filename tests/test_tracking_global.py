@@ -9,6 +9,7 @@ import warnings
 from dataclasses import replace
 
 import numpy as np
+import pytest
 import tifffile
 from typer.testing import CliRunner
 
@@ -191,3 +192,37 @@ def test_a_short_object_beside_a_cell_that_the_cell_does_not_take_back_stays_apa
     cell = int(masks[4][15, 15])
     assert int(masks[4][11, 19]) not in (0, cell)
     assert not _divisions(records)
+
+
+@pytest.mark.parametrize("rule", ["evidence", "cutoffs"])
+def test_unequal_ragged_daughters_divide_under_evidence_only(rule):
+    """A round mother splits into daughters of about 45 and 100 px with ragged outlines
+    (seeded): the evidence rule finds the division, the cut-off rule (ratio >= 0.5) does not."""
+    rng = np.random.default_rng(3)
+    frames = _frames(12)
+    for t in range(12):
+        j = rng.integers(0, 2, 4)
+        if t < 6:
+            frames[t][10 + j[0]:24 + j[1], 18:30] = 1  # the mother, about 170 px
+        else:
+            d = t - 6
+            frames[t][12 + j[0]:21 + j[1], 16 - d:21 - d] = 1  # about 45 px
+            frames[t][11 + j[2]:22 + j[3], 22 + d:31 + d] = 2  # about 100 px
+    cfg = replace(CFG, division_rule=rule)
+    found = _divisions(track_global(frames, cfg)[1])
+    assert len(found) == (1 if rule == "evidence" else 0)
+
+
+def test_two_touching_cells_that_merge_and_part_are_not_a_division():
+    """Two cells segmented as one object for three frames, then apart again: the object's
+    area doubled against the tracklet's own history, so its end is no division."""
+    frames = _frames(14)
+    for t in range(14):
+        if 5 <= t < 8:
+            frames[t][10:20, 10:32] = 1  # merged: 220 px
+        else:
+            frames[t][10:20, 10:20] = 1
+            frames[t][10:20, 22:32] = 2
+    assert not _divisions(track_global(frames, CFG)[1])
+    cutoffs = replace(CFG, division_rule="cutoffs")
+    assert len(_divisions(track_global(frames, cutoffs)[1])) == 1  # each limit passes alone

@@ -340,13 +340,18 @@ def write_tracks(path: Path, records: Iterable[TrackRecord]) -> Path:
     return Path(path)
 
 
-def count_divisions(records: Iterable[TrackRecord]) -> int:
-    """Tracks with two or more daughters; a single child is a gap, not a division."""
-    children: dict[int, int] = {}
+def children(records: Iterable[TrackRecord]) -> dict[int, list[TrackRecord]]:
+    """Parent label -> its child tracks (one child: a gap closed; two or more: a division)."""
+    out: dict[int, list[TrackRecord]] = {}
     for r in records:
         if r.parent:
-            children[r.parent] = children.get(r.parent, 0) + 1
-    return sum(n >= 2 for n in children.values())
+            out.setdefault(r.parent, []).append(r)
+    return out
+
+
+def count_divisions(records: Iterable[TrackRecord]) -> int:
+    """Tracks with two or more daughters; a single child is a gap, not a division."""
+    return sum(len(kids) >= 2 for kids in children(records).values())
 
 
 def write_result_folder(folder: Path, frames: list[int], masks: list[np.ndarray],
