@@ -19,11 +19,16 @@ py-ctcmetrics against the gold TRA markers:
    tracker learns nothing from it, and of 02, which nothing chose on);
 4. ``--count``: mask folders without a reference (the challenge sequences as a model predicts
    them): tracks, divisions, gap links and the median track length of each variant.
+
+Each scored block ends with the ceiling of its masks (``ctc_unet.evaluation.ceiling``): the
+reference's own links laid on the same objects, the highest TRA any labelling of those masks
+can reach (its CT and BC are those of the reference's links, not a bound).
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -32,7 +37,15 @@ import numpy as np
 from choose_tracker import parse_block, score_block
 
 from ctc_unet.config import load_config
-from ctc_unet.data.ctc import children, count_divisions
+from ctc_unet.data.ctc import (
+    TrackRecord,
+    children,
+    count_divisions,
+    open_ctc_dataset,
+    write_results,
+)
+from ctc_unet.evaluation.ceiling import ceiling_tracks
+from ctc_unet.evaluation.ctc import evaluate_ctc_sequence
 from ctc_unet.tracking.linking import track_instances
 from ctc_unet.workflow.track import read_mask_folder
 
@@ -52,19 +65,44 @@ def variants() -> dict:
             "+ fragments taken back (default)": base}
 
 
+def _row(name: str, block: tuple[int, int], role: str, tracker: str, s: dict,
+         seconds: float) -> str:
+    cells = " | ".join(f"{s[k]:.4f}" if k in s else "" for k in MEASURES)
+    return (f"| {name} | {block[0]}-{block[1]} ({role}) | {tracker} | {cells} | "
+            f"{s['divisions']} / {s['divisions_ref']} | {seconds:.1f} |")
+
+
+def ceiling_score(masks: list[np.ndarray], frames: list[int], gt: Path,
+                  block: tuple[int, int]) -> dict[str, float]:
+    """Measures of the reference's links laid on ``masks`` (every frame of the sequence),
+    scored on ``block``."""
+    seq = open_ctc_dataset(gt.parent).sequence(gt.name[:-3])
+    markers = [seq.read_gt_tra(t) for t in frames]
+    ref = [TrackRecord(r.label, r.begin - frames[0], r.end - frames[0], r.parent)
+           for r in seq.tracks()]
+    labels, records = ceiling_tracks(masks, markers, ref)
+    shifted = [TrackRecord(r.label, r.begin + frames[0], r.end + frames[0], r.parent)
+               for r in records]
+    with tempfile.TemporaryDirectory() as tmp:
+        res = write_results(Path(tmp), gt.name[:-3], frames, labels, shifted, seq.digits)
+        return evaluate_ctc_sequence(res, gt, block, seq.digits)
+
+
 def scored_rows(name: str, folder: Path, gt: Path, blocks: list[tuple[str, tuple[int, int]]]
                 ) -> list[str]:
-    """One table row per block and variant for the masks of ``folder``."""
+    """One table row per block and variant for the masks of ``folder``, then the block's
+    ceiling."""
     frames, masks, _ = read_mask_folder(folder)
     rows = []
     for role, block in blocks:
         for vname, cfg in variants().items():
             t0 = time.perf_counter()
             s = score_block(masks, frames, block, cfg, gt)
-            seconds = time.perf_counter() - t0
-            cells = " | ".join(f"{s[k]:.4f}" if k in s else "" for k in MEASURES)
-            rows.append(f"| {name} | {block[0]}-{block[1]} ({role}) | {vname} | {cells} | "
-                        f"{s['divisions']} / {s['divisions_ref']} | {seconds:.1f} |")
+            rows.append(_row(name, block, role, vname, s, time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        s = ceiling_score(masks, frames, gt, block)
+        rows.append(_row(name, block, role, "ceiling: the reference's links", s,
+                         time.perf_counter() - t0))
     return rows
 
 
