@@ -22,6 +22,7 @@ import argparse
 import itertools
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -53,6 +54,7 @@ def grid() -> list[dict]:
 
 def _name(setting: dict) -> str:
     return ", ".join(f"{k} {v}" for k, v in setting.items())
+Tracker = Callable[[list[np.ndarray]], tuple[list[np.ndarray], list[TrackRecord]]]
 KEYS = ("TRA", "CT", "BC(0)")
 # a setting replaces the defaults only when its mean beats theirs by more than this: on a
 # block of about 20 reference tracks one track more or less complete moves CT by ~0.05 and
@@ -61,12 +63,15 @@ TIE = 0.01
 
 
 def score_block(masks: list[np.ndarray], frames: list[int], block: tuple[int, int],
-                cfg: TrackingConfig, gt: Path) -> dict[str, float]:
-    """Track the block's masks alone and score them on that block (frames outside it are
-    written empty, so the result has the sequence's length)."""
+                cfg: TrackingConfig | Tracker, gt: Path) -> dict[str, float]:
+    """Track the block's masks alone (with the tracker's ``cfg``, or a function of the masks
+    returning labels and records) and score them on that block (frames outside it are written
+    empty, so the result has the sequence's length)."""
     first, last = block
     inside = [i for i, t in enumerate(frames) if first <= t <= last]
-    tracked, records = track_instances([masks[i] for i in inside], cfg)
+    block_masks = [masks[i] for i in inside]
+    tracked, records = (track_instances(block_masks, cfg) if isinstance(cfg, TrackingConfig)
+                        else cfg(block_masks))
     shifted = [TrackRecord(r.label, r.begin + first, r.end + first, r.parent) for r in records]
     empty = np.zeros_like(masks[0])
     full = [tracked[inside.index(i)] if i in inside else empty for i in range(len(frames))]

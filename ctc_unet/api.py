@@ -117,15 +117,16 @@ def predict(run_dir: str | Path | RunDir, data: str | Path, *,
             sequences: Sequence[str] | None = None, out: str | Path | None = None,
             challenge: bool = False, device: str = "auto", tile: int | None = None,
             tta: bool | None = None, save_probabilities: bool = False,
-            data_dir: str | Path | None = None) -> list[Path]:
+            data_dir: str | Path | None = None, movie: bool = False) -> list[Path]:
     """Segment and track the sequences of ``data`` (a folder or a dataset name; its challenge
     copy with ``challenge``) into CTC result folders ``XX_RES``; returns their paths (for
-    ISBI 2012, the probability stack)."""
+    ISBI 2012, the probability stack). ``movie``: also ``XX_tracks.gif`` beside each."""
     from ctc_unet.device import resolve_device
     from ctc_unet.workflow.predict import predict_run
 
     return predict_run(_run(run_dir), str(data), list(sequences or []), _path(out), challenge,
-                       resolve_device(device), tile, tta, save_probabilities, _path(data_dir))
+                       resolve_device(device), tile, tta, save_probabilities, _path(data_dir),
+                       movie=movie)
 
 
 def evaluate(path: str | Path | RunDir, data: str | Path | None = None, *,

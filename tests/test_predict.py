@@ -8,6 +8,7 @@ import numpy as np
 import tifffile
 from conftest import write_isbi
 from ctc_metrics.scripts.validate import validate_sequence
+from PIL import Image
 from typer.testing import CliRunner
 
 from ctc_unet.cli.app import app
@@ -69,9 +70,11 @@ def test_predict_options(tiny_run, synthetic_root, tmp_path):
     out = tmp_path / "o"
     result = runner.invoke(app, ["predict", str(tiny_run), "--data", str(synthetic_root),
                                  "--sequence", "02", "--out", str(out), "--tile", "204",
-                                 "--tta", "--save-probabilities", "--device", "cpu"])
+                                 "--tta", "--save-probabilities", "--movie", "--device", "cpu"])
     assert result.exit_code == 0, result.output
     assert not (out / "01_RES").exists() and (out / "02_RES").is_dir()
+    with Image.open(out / "02_tracks.gif") as movie:
+        assert movie.n_frames == 10 and movie.size == (256, 256)
     prob = tifffile.imread(out / "02_PROB" / "prob003.tif")
     assert prob.dtype == np.float32 and prob.shape == (256, 256)
     assert prob.min() >= 0.0 and prob.max() <= 1.0

@@ -36,6 +36,10 @@ def predict(
     save_probabilities: Annotated[bool, typer.Option(
         "--save-probabilities", help="Also write the cell probability of each frame "
         "(XX_PROB/probNNN.tif, float32).")] = False,
+    movie: Annotated[bool, typer.Option(
+        "--movie", help="Also write XX_tracks.gif beside XX_RES: the tracked frames with "
+        "track ids, a daughter's first frame marked with her mother's id (red: division, "
+        "orange: bridged gap).")] = False,
     data_dir: DataDirOption = None,
 ) -> None:
     """Segment and track sequences with a trained run: overlap-tile inference with mirrored
@@ -50,5 +54,5 @@ def predict(
 
     for path in predict_run(RunDir(run_dir), data, list(sequence or []), out, challenge,
                             resolve_device(device), tile, tta, save_probabilities, data_dir,
-                            is_interactive()):
+                            is_interactive(), movie=movie):
         typer.echo(str(path))

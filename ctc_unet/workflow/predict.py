@@ -88,10 +88,11 @@ def _progress(total: int, label: str, interactive: bool):
 
 
 def predict_sequence(pred: Predictor, seq: Sequence, out_root: Path,
-                     save_probabilities: bool = False, interactive: bool = False) -> Path:
+                     save_probabilities: bool = False, interactive: bool = False,
+                     movie: bool = False) -> Path:
     """Segment and track every frame of ``seq``; write ``<out_root>/<XX>_RES`` (and, with
-    ``save_probabilities``, ``<XX>_PROB``). Both are staged: on any error or signal neither
-    appears and older ones stay as they were."""
+    ``save_probabilities``, ``<XX>_PROB``; with ``movie``, ``<XX>_tracks.gif``). All are
+    staged: on any error or signal none appears and older ones stay as they were."""
     seq.check_frames()
     frames = sorted(seq.frames)
     instances = []
@@ -113,11 +114,22 @@ def predict_sequence(pred: Predictor, seq: Sequence, out_root: Path,
             if progress is not None:
                 progress.stop()
         masks, records = track_instances(instances, pred.cfg.tracking)
+        if movie:
+            _movie(seq, frames, masks, records, Path(out_root) / f"{seq.name}_tracks.gif")
         res = write_results(out_root, seq.name, frames, masks, records, seq.digits)
     gaps = sum(n == 1 for n in Counter(r.parent for r in records if r.parent).values())
     logger.info("%s: %d frames, %d tracks, %d divisions, %d bridged gaps -> %s", seq.name,
                 len(frames), len(records), count_divisions(records), gaps, res)
     return res
+
+
+def _movie(seq: Sequence, frames: list[int], masks: list, records: list, path: Path) -> None:
+    from ctc_unet.movie import write_movie
+    from ctc_unet.targets.frames import normalize_image
+
+    images = (normalize_image(seq.read_frame(t)) for t in frames)
+    logger.info("%s: movie of the tracks -> %s", seq.name,
+                write_movie(images, masks, frames, records, path))
 
 
 def predict_isbi_volume(pred: Predictor, volume: np.ndarray, out_path: Path) -> Path:
@@ -146,10 +158,12 @@ def override(pred: Predictor, tile: int | None, tta: bool | None) -> Predictor:
 def predict_run(run: RunDir, data: str, sequences: list[str], out: Path | None,
                 challenge: bool, device: torch.device, tile: int | None = None,
                 tta: bool | None = None, save_probabilities: bool = False,
-                data_dir: Path | None = None, interactive: bool = False) -> list[Path]:
+                data_dir: Path | None = None, interactive: bool = False,
+                movie: bool = False) -> list[Path]:
     """Predict ``data`` (a folder or a dataset name) with ``run``: the CTC result folder of
     each sequence (default: all), or for ISBI 2012 the probability stack of ``test``
-    (default) or ``train``; written under ``out`` (default ``<run>/results/<dataset>``)."""
+    (default) or ``train``; written under ``out`` (default ``<run>/results/<dataset>``),
+    with ``movie`` an animated GIF of each sequence's tracks beside its folder."""
     from ctc_unet.data.ctc import open_ctc_dataset
     from ctc_unet.data.isbi import TEST_VOLUME, TRAIN_VOLUME, is_isbi_folder, read_stack
     from ctc_unet.data.locate import resolve_dataset
@@ -171,5 +185,5 @@ def predict_run(run: RunDir, data: str, sequences: list[str], out: Path | None,
     for seq in seqs:  # shapes and readable headers of every sequence before any work
         seq.check_frames()
     pred = override(load_predictor(run, device, seqs[0].first_shape), tile, tta)
-    return [predict_sequence(pred, seq, out_root, save_probabilities, interactive)
+    return [predict_sequence(pred, seq, out_root, save_probabilities, interactive, movie)
             for seq in seqs]
