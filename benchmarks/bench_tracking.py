@@ -6,7 +6,8 @@
 
 Variants: the greedy overlap tracker of the first version, the global tracker as it was before
 issue 23 (cut-off division rule), then with the evidence rule, with look-back links, and with
-fragments merged when the cell takes them back (today's default). Each mask folder's
+fragments merged when the cell takes them back (today's default); and, when laptrack is
+installed (``pip install ".[bench]"``), laptrack's overlap tracker. Each mask folder's
 objects are re-linked by each variant (labels are only object ids here) and scored with
 py-ctcmetrics against the gold TRA markers:
 
@@ -28,6 +29,7 @@ can reach (its CT and BC are those of the reference's links, not a bound).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import tempfile
 import time
 from dataclasses import replace
@@ -63,7 +65,8 @@ def variants() -> dict:
             "+ evidence rule": evidence,
             "+ look-back links": replace(evidence, link_lookback=True),
             "+ fragments taken back (default)": base,
-            "laptrack OverLapTrack (its example's settings)": laptrack_tracker(LAPTRACK)}
+            **({"laptrack OverLapTrack (its example's settings)": laptrack_tracker(LAPTRACK)}
+               if importlib.util.find_spec("laptrack") else {})}
 
 
 # laptrack's overlap tracker as its example sets it (docs/examples/overlap_tracking.ipynb of
