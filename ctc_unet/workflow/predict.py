@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import tifffile
 import torch
 
 from ctc_unet.config import Config, PostprocessConfig
-from ctc_unet.data.ctc import Sequence, count_divisions, write_results
+from ctc_unet.data.ctc import Sequence, children, count_divisions, write_results
 from ctc_unet.errors import CtcUnetError
 from ctc_unet.files import atomic_write, staged_dir
 from ctc_unet.inference.tiling import choose_tile, memory_budget, predict_tiled
@@ -117,7 +116,7 @@ def predict_sequence(pred: Predictor, seq: Sequence, out_root: Path,
         if movie:
             _movie(seq, frames, masks, records, Path(out_root) / f"{seq.name}_tracks.gif")
         res = write_results(out_root, seq.name, frames, masks, records, seq.digits)
-    gaps = sum(n == 1 for n in Counter(r.parent for r in records if r.parent).values())
+    gaps = sum(len(kids) == 1 for kids in children(records).values())
     logger.info("%s: %d frames, %d tracks, %d divisions, %d bridged gaps -> %s", seq.name,
                 len(frames), len(records), count_divisions(records), gaps, res)
     return res
