@@ -195,7 +195,7 @@ def _division_sheet(seq, res: Path, block, dest: Path, dataset: str) -> Path | N
     after, with track ids: a biologist sees at once which divisions are real."""
     import numpy as np
 
-    from ctc_unet.data.ctc import parse_man_track
+    from ctc_unet.data.ctc import children, parse_man_track
     from ctc_unet.data.images import read_tiff
     from ctc_unet.plots import division_sheet
     from ctc_unet.targets.frames import normalize_image
@@ -203,10 +203,8 @@ def _division_sheet(seq, res: Path, block, dest: Path, dataset: str) -> Path | N
     first, last = block if block is not None else (min(seq.frames), max(seq.frames))
     records = parse_man_track(res / "res_track.txt")
     ends = {r.label: r.end for r in records}
-    daughters: dict[int, list[int]] = {}
-    for r in records:
-        if r.parent in ends:
-            daughters.setdefault(r.parent, []).append(r.label)
+    daughters = {m: [k.label for k in kids] for m, kids in children(records).items()
+                 if m in ends}
     split = sorted((ends[m], m, d) for m, d in daughters.items()
                    if len(d) >= 2 and first <= ends[m] + 1 <= last)[:MAX_DIVISIONS]
     if not split:
