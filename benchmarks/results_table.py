@@ -223,12 +223,15 @@ def recipe_key(run: RunDir) -> tuple[str, str]:
 
 
 def seeds_table(runs: list[RunDir]) -> str:
-    """Mean and half the range over the seeds of each recipe (reporting measures)."""
+    """Mean and half the range over the seeds of each recipe (reporting measures); recipes
+    run with one seed have no spread and are left to the other tables."""
     groups: dict[tuple[str, str], list[RunDir]] = defaultdict(list)
     for run in runs:
         groups[recipe_key(run)].append(run)
     rows = []
     for (dataset, _), members in groups.items():
+        if len(members) < 2:
+            continue
         evs = [_evaluation(r, dataset, "report") for r in members]
         cells = []
         for key in ("SEG", "SEG_ST", "DET", "TRA"):
