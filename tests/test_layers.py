@@ -23,6 +23,7 @@ LAYERS = [
     ["inference"],         # tiled prediction, TTA; knows nothing of training
     ["postprocess"],       # instances from probabilities, the post-processing search
     ["tracking"],          # linking instances; no measures
+    ["movie"],             # the tracked frames as an animated GIF (reads track records)
     ["training"],          # the loop, validation, splits
     ["workflow"],          # train / predict / evaluate / track as jobs on run directories
     ["submission", "zoo"],  # challenge packages; bioimage.io model packages (model zoo)
