@@ -36,9 +36,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from choose_tracker import Tracker, parse_block, score_block
+from choose_tracker import Tracker, parse_block, run_tracker, score_block
 
-from ctc_unet.config import TrackingConfig, load_config
+from ctc_unet.config import load_config
 from ctc_unet.data.ctc import (
     TrackRecord,
     children,
@@ -48,7 +48,6 @@ from ctc_unet.data.ctc import (
 )
 from ctc_unet.evaluation.ceiling import ceiling_tracks
 from ctc_unet.evaluation.ctc import evaluate_ctc_sequence
-from ctc_unet.tracking.linking import track_instances
 from ctc_unet.workflow.track import read_mask_folder
 
 MEASURES = ("SEG", "DET", "TRA", "CT", "TF", "BC(0)", "LNK")
@@ -119,10 +118,11 @@ def _row(name: str, block: tuple[int, int], role: str, tracker: str, s: dict,
             f"{s['divisions']} / {s['divisions_ref']} | {seconds:.1f} |")
 
 
-def ceiling_score(masks: list[np.ndarray], frames: list[int], gt: Path,
-                  block: tuple[int, int]) -> dict[str, float]:
-    """Measures of the reference's links laid on ``masks`` (every frame of the sequence),
-    scored on ``block``."""
+def ceiling_rows(name: str, masks: list[np.ndarray], frames: list[int], gt: Path,
+                 blocks: list[tuple[str, tuple[int, int]]]) -> list[str]:
+    """The reference's links laid on ``masks`` (every frame of the sequence) once, scored on
+    each block."""
+    t0 = time.perf_counter()
     seq = open_ctc_dataset(gt.parent).sequence(gt.name[:-3])
     markers = [seq.read_gt_tra(t) for t in frames]
     ref = [TrackRecord(r.label, r.begin - frames[0], r.end - frames[0], r.parent)
@@ -130,26 +130,31 @@ def ceiling_score(masks: list[np.ndarray], frames: list[int], gt: Path,
     labels, records = ceiling_tracks(masks, markers, ref)
     shifted = [TrackRecord(r.label, r.begin + frames[0], r.end + frames[0], r.parent)
                for r in records]
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         res = write_results(Path(tmp), gt.name[:-3], frames, labels, shifted, seq.digits)
-        return evaluate_ctc_sequence(res, gt, block, seq.digits)
+        laid = time.perf_counter() - t0
+        for role, block in blocks:
+            t0 = time.perf_counter()
+            s = evaluate_ctc_sequence(res, gt, block, seq.digits)
+            rows.append(_row(name, block, role, "ceiling: the reference's links", s,
+                             laid + time.perf_counter() - t0))
+    return rows
 
 
 def scored_rows(name: str, folder: Path, gt: Path, blocks: list[tuple[str, tuple[int, int]]]
                 ) -> list[str]:
-    """One table row per block and variant for the masks of ``folder``, then the block's
-    ceiling."""
+    """One table row per block and variant for the masks of ``folder``, each block ending
+    with its ceiling."""
     frames, masks, _ = read_mask_folder(folder)
+    ceilings = ceiling_rows(name, masks, frames, gt, blocks)
     rows = []
-    for role, block in blocks:
+    for (role, block), ceiling in zip(blocks, ceilings, strict=True):
         for vname, cfg in variants().items():
             t0 = time.perf_counter()
             s = score_block(masks, frames, block, cfg, gt)
             rows.append(_row(name, block, role, vname, s, time.perf_counter() - t0))
-        t0 = time.perf_counter()
-        s = ceiling_score(masks, frames, gt, block)
-        rows.append(_row(name, block, role, "ceiling: the reference's links", s,
-                         time.perf_counter() - t0))
+        rows.append(ceiling)
     return rows
 
 
@@ -158,7 +163,7 @@ def count_row(folder: Path) -> str:
     _, masks, _ = read_mask_folder(folder)
     cells = []
     for cfg in variants().values():
-        _, records = track_instances(masks, cfg) if isinstance(cfg, TrackingConfig) else cfg(masks)
+        _, records = run_tracker(masks, cfg)
         gaps = sum(len(kids) == 1 for kids in children(records).values())
         length = float(np.median([r.end - r.begin + 1 for r in records]))
         cells.append(f"{len(records)}, {count_divisions(records)}, {gaps}, {length:.0f}")

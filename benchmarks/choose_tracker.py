@@ -54,6 +54,9 @@ def grid() -> list[dict]:
 
 def _name(setting: dict) -> str:
     return ", ".join(f"{k} {v}" for k, v in setting.items())
+
+
+# a tracker other than this package's: a function of the masks returning labels and records
 Tracker = Callable[[list[np.ndarray]], tuple[list[np.ndarray], list[TrackRecord]]]
 KEYS = ("TRA", "CT", "BC(0)")
 # a setting replaces the defaults only when its mean beats theirs by more than this: on a
@@ -69,9 +72,7 @@ def score_block(masks: list[np.ndarray], frames: list[int], block: tuple[int, in
     empty, so the result has the sequence's length)."""
     first, last = block
     inside = [i for i, t in enumerate(frames) if first <= t <= last]
-    block_masks = [masks[i] for i in inside]
-    tracked, records = (track_instances(block_masks, cfg) if isinstance(cfg, TrackingConfig)
-                        else cfg(block_masks))
+    tracked, records = run_tracker([masks[i] for i in inside], cfg)
     shifted = [TrackRecord(r.label, r.begin + first, r.end + first, r.parent) for r in records]
     empty = np.zeros_like(masks[0])
     full = [tracked[inside.index(i)] if i in inside else empty for i in range(len(frames))]
@@ -80,6 +81,13 @@ def score_block(masks: list[np.ndarray], frames: list[int], block: tuple[int, in
         s = evaluate_ctc_sequence(res, gt, block, 3)
     s["mean"] = float(np.mean([s[k] for k in KEYS if k in s]))
     return s
+
+
+def run_tracker(masks: list[np.ndarray], cfg: TrackingConfig | Tracker
+                ) -> tuple[list[np.ndarray], list[TrackRecord]]:
+    """Track ``masks`` with this package's tracker configured by ``cfg``, or with ``cfg``
+    itself when it is another tracker's function."""
+    return track_instances(masks, cfg) if isinstance(cfg, TrackingConfig) else cfg(masks)
 
 
 def _row(name: str, s: dict[str, float]) -> str:

@@ -5,6 +5,7 @@ orange for a bridged gap), so that a false division or a lost identity is seen b
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -32,26 +33,34 @@ def sample_grid(shape: tuple[int, int], max_side: int = MAX_SIDE
                  for n in shape)
 
 
-def first_frame_marks(records: Sequence[TrackRecord]) -> dict[int, tuple[str, tuple]]:
-    """Track label -> (text, colour) for its first frame: ``label<mother`` in red when the
-    mother divides (two or more children), in orange for a single child (a bridged gap)."""
+def first_frame_marks(records: Sequence[TrackRecord]
+                      ) -> dict[tuple[int, int], tuple[str, tuple]]:
+    """(track label, its first frame) -> (text, colour) of each child track: ``label<mother``
+    in red when the mother divides (two or more children), in orange for a single child (a
+    bridged gap)."""
     marks = {}
     for parent, kids in children(records).items():
         colour = DIVISION if len(kids) >= 2 else GAP
         for kid in kids:
-            marks[kid.label] = (f"{kid.label}<{parent}", colour)
+            marks[(kid.label, kid.begin)] = (f"{kid.label}<{parent}", colour)
     return marks
 
 
-def movie_frame(image: np.ndarray, labels: np.ndarray, t: int, begins: dict[int, int],
-                marks: dict[int, tuple[str, tuple]], grid: tuple[np.ndarray, np.ndarray]
-                ) -> np.ndarray:
-    """One RGB (h, w, 3) uint8 frame: image (H, W) in about [0, 1] and its tracked labels
-    (H, W) sampled on ``grid`` (rows, columns), ids at the objects' centres; ``begins``:
-    label -> first frame."""
-    from PIL import Image, ImageDraw, ImageFont
+@functools.cache
+def _font():
+    from PIL import ImageFont
 
-    font = ImageFont.load_default(size=FONT_SIZE)
+    return ImageFont.load_default(size=FONT_SIZE)
+
+
+def movie_frame(image: np.ndarray, labels: np.ndarray, t: int,
+                marks: dict[tuple[int, int], tuple[str, tuple]],
+                grid: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """One RGB (h, w, 3) uint8 frame: image (H, W) in about [0, 1] and its tracked labels
+    (H, W) of frame ``t`` sampled on ``grid`` (rows, columns), ids at the objects' centres."""
+    from PIL import Image, ImageDraw
+
+    font = _font()
     rows, cols = np.ix_(*grid)
     small = labels[rows, cols]
     rgb = (overlay(image[rows, cols], small) * 255).astype(np.uint8)
@@ -59,8 +68,7 @@ def movie_frame(image: np.ndarray, labels: np.ndarray, t: int, begins: dict[int,
     draw = ImageDraw.Draw(picture)
     ids = [int(i) for i in np.unique(small) if i]
     for i, (y, x) in zip(ids, ndi.center_of_mass(small > 0, small, ids), strict=True):
-        text, colour = (marks[i] if i in marks and begins.get(i) == t
-                        else (str(i), PLAIN))
+        text, colour = marks.get((i, t), (str(i), PLAIN))
         draw.text((x, y), text, fill=colour, anchor="mm", font=font, stroke_width=1,
                   stroke_fill=(0, 0, 0))
     draw.text((4, 4), f"t={t}", fill=(255, 255, 255), font=font, stroke_width=1,
@@ -77,9 +85,8 @@ def write_movie(images: Iterable[np.ndarray], labels: Sequence[np.ndarray],
     from PIL import Image
 
     grid = sample_grid(labels[0].shape)
-    begins = {r.label: r.begin for r in records}
     marks = first_frame_marks(records)
-    pictures = [Image.fromarray(movie_frame(img, lab, t, begins, marks, grid))
+    pictures = [Image.fromarray(movie_frame(img, lab, t, marks, grid))
                 .quantize(colors=COLOURS, method=Image.Quantize.MEDIANCUT,
                           dither=Image.Dither.NONE)
                 for img, lab, t in zip(images, labels, frames, strict=True)]

@@ -21,19 +21,18 @@ def _division() -> tuple[list[np.ndarray], list[TrackRecord]]:
 
 def test_daughters_are_marked_with_their_mother_in_the_division_colour():
     _, records = _division()
-    assert first_frame_marks(records) == {2: ("2<1", DIVISION), 3: ("3<1", DIVISION)}
+    assert first_frame_marks(records) == {(2, 2): ("2<1", DIVISION), (3, 2): ("3<1", DIVISION)}
     gap = [TrackRecord(1, 0, 1, 0), TrackRecord(2, 3, 4, 1)]
-    assert first_frame_marks(gap) == {2: ("2<1", GAP)}
+    assert first_frame_marks(gap) == {(2, 3): ("2<1", GAP)}
 
 
 def test_the_division_colour_appears_in_the_daughters_first_frame_only():
     labels, records = _division()
     image = np.full((64, 80), 0.5, np.float32)
-    begins = {r.label: r.begin for r in records}
     grid = sample_grid(labels[0].shape)
 
     def red_pixels(t: int) -> int:
-        rgb = movie_frame(image, labels[t], t, begins, first_frame_marks(records), grid)
+        rgb = movie_frame(image, labels[t], t, first_frame_marks(records), grid)
         rgb = rgb.astype(int)  # anti-aliased text: near the division's colour
         return int(np.all(np.abs(rgb - np.array(DIVISION)) < 50, axis=-1).sum())
 

@@ -90,8 +90,9 @@ def predict_sequence(pred: Predictor, seq: Sequence, out_root: Path,
                      save_probabilities: bool = False, interactive: bool = False,
                      movie: bool = False) -> Path:
     """Segment and track every frame of ``seq``; write ``<out_root>/<XX>_RES`` (and, with
-    ``save_probabilities``, ``<XX>_PROB``; with ``movie``, ``<XX>_tracks.gif``). All are
-    staged: on any error or signal none appears and older ones stay as they were."""
+    ``save_probabilities``, ``<XX>_PROB``; with ``movie``, ``<XX>_tracks.gif``, written
+    atomically once the results are in place). The folders are staged: on any error or signal
+    neither appears and older ones stay as they were."""
     seq.check_frames()
     frames = sorted(seq.frames)
     instances = []
@@ -113,9 +114,9 @@ def predict_sequence(pred: Predictor, seq: Sequence, out_root: Path,
             if progress is not None:
                 progress.stop()
         masks, records = track_instances(instances, pred.cfg.tracking)
+        res = write_results(out_root, seq.name, frames, masks, records, seq.digits)
         if movie:
             _movie(seq, frames, masks, records, Path(out_root) / f"{seq.name}_tracks.gif")
-        res = write_results(out_root, seq.name, frames, masks, records, seq.digits)
     gaps = sum(len(kids) == 1 for kids in children(records).values())
     logger.info("%s: %d frames, %d tracks, %d divisions, %d bridged gaps -> %s", seq.name,
                 len(frames), len(records), count_divisions(records), gaps, res)
@@ -126,6 +127,8 @@ def _movie(seq: Sequence, frames: list[int], masks: list, records: list, path: P
     from ctc_unet.movie import write_movie
     from ctc_unet.targets.frames import normalize_image
 
+    # frames are read again rather than kept from prediction: a sequence's frames at full
+    # size would double the memory prediction needs
     images = (normalize_image(seq.read_frame(t)) for t in frames)
     logger.info("%s: movie of the tracks -> %s", seq.name,
                 write_movie(images, masks, frames, records, path))
