@@ -87,6 +87,10 @@ def test_predict_isbi_writes_a_float32_stack(tiny_run, tmp_path):
     assert result.exit_code == 0, result.output
     stack = tifffile.imread(tmp_path / "o" / "test-volume-probabilities.tif")
     assert stack.shape == (3, 32, 32) and stack.dtype == np.float32
+    result = runner.invoke(app, ["predict", str(tiny_run), "--data", str(root), "--out",
+                                 str(tmp_path / "m"), "--movie", "--device", "cpu"])
+    assert result.exit_code == 1 and "not tracked" in result.stderr
+    assert "Traceback" not in result.output and not (tmp_path / "m").exists()
 
 
 def test_predict_errors(tiny_run, synthetic_root, tmp_path):

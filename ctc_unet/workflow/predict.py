@@ -174,6 +174,9 @@ def predict_run(run: RunDir, data: str, sequences: list[str], out: Path | None,
     root = resolve_dataset(data, data_dir, challenge=challenge)[0]
     out_root = out or run.root / "results" / root.name
     if is_isbi_folder(root):
+        if movie:
+            raise CtcUnetError(f"{root}: --movie shows tracks, and ISBI 2012 slices are not "
+                               "tracked; it needs a CTC sequence")
         which = (sequences or ["test"])[0]
         if which not in ("test", "train") or len(sequences) > 1:
             raise CtcUnetError(f"ISBI 2012 sequence must be test or train, got "
