@@ -62,6 +62,13 @@ class AugmentConfig:
     gamma_range: tuple[float, float] = field(default=(0.7, 1.5), metadata={"gt": 0.0})
     noise_prob: float = 0.2
     noise_std: float = 0.03
+    # zoom: a tile covers scale x its size in the frame (log-uniform in the range; > 1 shows
+    # smaller cells), for sequences whose cells are larger or smaller than the training ones
+    scale_prob: float = 0.0
+    scale_range: tuple[float, float] = field(default=(0.8, 1.25), metadata={"gt": 0.0})
+    # Gaussian blur of the image, sigma in px uniform in the range: focus changes
+    blur_prob: float = 0.0
+    blur_range: tuple[float, float] = field(default=(0.5, 1.5), metadata={"gt": 0.0})
 
 
 @dataclass(frozen=True)

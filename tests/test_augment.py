@@ -169,3 +169,51 @@ def test_cell_sampling_centres_tiles_on_cells_and_uniform_mostly_does_not():
     half = centres_on_cells(replace(moving, cell_sampling=0.5), n=120)
     assert 0.3 < half < 0.75
 
+
+
+def test_zoom_2_reads_every_second_pixel_and_labels_keep_their_ids():
+    img, lab = smooth_image(193, 193), blobs(193, 193)
+    grid = sampling_grid((193, 193), (97, 97), (96.0, 96.0), scale=2.0)
+    assert torch.allclose(resample(img[None], grid, "bilinear")[0],
+                          torch.from_numpy(img[::2, ::2]), atol=1e-4)
+    assert torch.equal(resample(lab[None], grid, "nearest")[0], torch.from_numpy(lab[::2, ::2]))
+    cfg = AugmentConfig(elastic_prob=0.0, shift=False, rotate_prob=0.0, rot90_prob=0.0,
+                        flip_prob=0.0, scale_prob=1.0, scale_range=(0.5, 2.0))
+    yy, xx = np.mgrid[:193, :193]
+    disk = ((yy - 96) ** 2 + (xx - 96) ** 2 < 24**2).astype(np.float32) * 5
+    # a tile of half the frame: even zoomed out twice it reads no mirrored pixels
+    t = RandTileSampled(["label"], ["nearest"], (97, 97), cfg)
+    scales = []
+    for seed in range(8):
+        t.set_random_state(seed)
+        out = t({"label": disk[None]})["label"]
+        assert set(torch.unique(out).tolist()) == {0.0, 5.0}
+        scales.append(t._scale)
+        # the cell's area shrinks with the square of the zoom
+        assert float((out == 5).sum()) == pytest.approx((disk > 0).sum() / t._scale**2,
+                                                        rel=0.12)
+    assert 0.5 <= min(scales) < 0.9 and 1.1 < max(scales) <= 2.0
+
+
+def test_blur_smooths_only_the_image():
+    img = np.random.default_rng(4).random((96, 96)).astype(np.float32)
+    lab = (img > 0.5).astype(np.float32)
+    cfg = AugmentConfig(elastic_prob=0.0, shift=False, rotate_prob=0.0, rot90_prob=0.0,
+                        flip_prob=0.0, contrast_prob=0.0, brightness_prob=0.0, gamma_prob=0.0,
+                        noise_prob=0.0, blur_prob=1.0, blur_range=(1.0, 2.0))
+    out = make_augmentation(cfg, 96, 96, seed=1)({"image": img[None], "label": lab[None],
+                                                  "weight": lab[None]})
+    # white noise: neighbouring pixels differ far less after a blur of at least 1 px
+    assert out["image"][0].diff(dim=1).abs().mean() < 0.5 * np.abs(np.diff(img, axis=1)).mean()
+    assert torch.equal(out["label"][0], torch.from_numpy(lab))
+
+
+def test_zoom_and_blur_off_keep_the_samples_of_a_run_without_them():
+    data = {"image": smooth_image(200, 200)[None], "label": (blobs(200, 200) > 0)[None]
+            .astype(np.float32), "weight": np.ones((1, 200, 200), np.float32)}
+    a = make_augmentation(AugmentConfig(), 188, 4, seed=9)(data)
+    b = make_augmentation(AugmentConfig(scale_prob=0.0, blur_prob=0.0, scale_range=(0.5, 2.0)),
+                          188, 4, seed=9)(data)
+    c = make_augmentation(AugmentConfig(scale_prob=1.0, blur_prob=1.0), 188, 4, seed=9)(data)
+    assert all(torch.equal(a[k], b[k]) for k in ("image", "label", "weight"))
+    assert not torch.equal(a["image"], c["image"])

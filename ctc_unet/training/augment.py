@@ -3,9 +3,10 @@
 ``RandTileSampled`` draws one training tile in a single resampling: a random position (shift),
 rotation (any angle and 90-degree steps), flips and the paper's elastic deformation (random
 displacements on a coarse 3x3 grid, Gaussian with 10 px std, interpolated bicubically to every
-pixel). Pixels outside the frame are mirrored. The image is resampled bicubically (or
-bilinearly), labels with nearest neighbour, weights linearly. MONAI's intensity transforms add
-gray-value changes, and a centre crop cuts labels and weights to the network's output window.
+pixel), and optionally a zoom. Pixels outside the frame are mirrored. The image is resampled
+bicubically (or bilinearly), labels with nearest neighbour, weights linearly. MONAI's
+intensity transforms add gray-value changes (and optionally a Gaussian blur), and a centre
+crop cuts labels and weights to the network's output window.
 
 MONAI's ``Rand2DElasticd`` places its control points on a spacing that reaches beyond the
 image edge and is not the paper's 3x3 grid, hence the transform here.
@@ -27,6 +28,7 @@ from monai.transforms import (
     MapTransform,
     RandAdjustContrastd,
     RandGaussianNoised,
+    RandGaussianSmoothd,
     Randomizable,
     RandScaleIntensityd,
     RandShiftIntensityd,
@@ -60,17 +62,19 @@ def sampling_grid(
     angle: float = 0.0,
     flip: bool = False,
     displacement: torch.Tensor | None = None,
+    scale: float = 1.0,
 ) -> torch.Tensor:
     """Where each tile pixel samples the frame, as a grid for ``grid_sample``.
 
     The tile pixel at offset (dy, dx) from the tile centre reads frame position
-    center + R(angle) @ (dy, flip ? -dx : dx) + displacement. Returns (1, th, tw, 2) in
-    normalized (x, y) coordinates with align_corners=True.
+    center + scale R(angle) @ (dy, flip ? -dx : dx) + displacement. Returns (1, th, tw, 2)
+    in normalized (x, y) coordinates with align_corners=True.
     """
     th, tw = tile
     h, w = frame_shape
     sx, sy = 2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)  # px -> normalized frame units
-    hx, hy = (tw - 1) / 2, (th - 1) / 2  # normalized tile units -> px offsets
+    # normalized tile units -> px offsets in the frame
+    hx, hy = scale * (tw - 1) / 2, scale * (th - 1) / 2
     c, s = math.cos(angle), math.sin(angle)
     f = -1.0 if flip else 1.0
     # x = cx + s*oy + c*f*ox, y = cy + c*oy - s*f*ox, with ox = u*hx, oy = v*hy
@@ -137,6 +141,11 @@ class RandTileSampled(Randomizable, MapTransform):
             angle += r.randint(1, 4) * math.pi / 2
         self._angle = angle
         self._flip = bool(r.rand() < cfg.flip_prob)
+        # drawn only when enabled, so that runs without it keep their random sequence
+        self._scale = 1.0
+        if cfg.scale_prob > 0 and r.rand() < cfg.scale_prob:
+            lo, hi = (math.log(v) for v in cfg.scale_range)
+            self._scale = math.exp(r.uniform(lo, hi))
         self._displacement = (coarse_displacement(self.tile_size, cfg.elastic_grid,
                                                   cfg.elastic_std, r)
                               if r.rand() < cfg.elastic_prob and cfg.elastic_std > 0 else None)
@@ -148,7 +157,7 @@ class RandTileSampled(Randomizable, MapTransform):
                  if self.cfg.cell_sampling > 0 and self.cell_key in d else None)
         self.randomize((shape, cells))
         grid = sampling_grid(shape, self.tile_size, self._center, self._angle, self._flip,
-                             self._displacement)
+                             self._displacement, self._scale)
         (my, mx), (oh, ow) = self._margin, self.output_size
         window = grid[:, my:my + oh, mx:mx + ow]
         for key, mode in zip(self.keys, self.modes, strict=True):
@@ -162,6 +171,10 @@ def make_augmentation(cfg: AugmentConfig, tile_size: int, output_size: int,
     image (1, tile, tile), label and weight (1, out, out) float tensors (the centred window
     that the network predicts)."""
     r0, r1 = cfg.contrast_range
+    # blur before the noise (the optics, then the camera); only when enabled, so that runs
+    # without it keep the random states that Compose hands to the other transforms
+    blur = ([RandGaussianSmoothd(IMAGE, sigma_x=cfg.blur_range, sigma_y=cfg.blur_range,
+                                 prob=cfg.blur_prob)] if cfg.blur_prob > 0 else [])
     transforms = [
         RandTileSampled([IMAGE, LABEL, WEIGHT], [cfg.image_interp, "nearest", "bilinear"],
                         (tile_size, tile_size), cfg, (output_size, output_size),
@@ -169,6 +182,7 @@ def make_augmentation(cfg: AugmentConfig, tile_size: int, output_size: int,
         RandScaleIntensityd(IMAGE, factors=(r0 - 1.0, r1 - 1.0), prob=cfg.contrast_prob),
         RandShiftIntensityd(IMAGE, offsets=cfg.brightness_range, prob=cfg.brightness_prob),
         RandAdjustContrastd(IMAGE, gamma=cfg.gamma_range, prob=cfg.gamma_prob),
+        *blur,
         RandGaussianNoised(IMAGE, std=cfg.noise_std, prob=cfg.noise_prob),
         EnsureTyped([IMAGE, LABEL, WEIGHT], data_type="tensor", dtype=torch.float32,
                     track_meta=False),
