@@ -181,6 +181,11 @@ def trial_row(run: RunDir) -> list[str]:
               f"{cfg.train.tile_size} px, {cfg.model.n_classes} classes, cell sampling "
               f"{cfg.augment.cell_sampling:g}, {cfg.train.optimizer} lr {cfg.train.lr:g}, "
               f"{precision(run)}")
+    aug = cfg.augment
+    if aug.scale_prob > 0:
+        recipe += f", zoom {aug.scale_prob:g} ({aug.scale_range[0]:g}-{aug.scale_range[1]:g})"
+    if aug.blur_prob > 0:
+        recipe += f", blur {aug.blur_prob:g} ({aug.blur_range[0]:g}-{aug.blur_range[1]:g} px)"
     chosen = (f"{describe(post)}, p > {post['threshold']:g}, min {post['min_size']}"
               if post else "(nothing chosen)")
     parent = run.refit_parent()
