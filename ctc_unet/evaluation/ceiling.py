@@ -31,13 +31,19 @@ def true_positives(markers: np.ndarray, mask: np.ndarray) -> dict[int, int]:
 
     markers, mask: (H, W) label images of one frame (0 = background).
     """
+    return _matches(markers, mask)[0]
+
+
+def _matches(markers: np.ndarray, mask: np.ndarray) -> tuple[dict[int, int], list[int]]:
+    """``true_positives`` and the object labels of ``mask``, from one overlap table."""
     ref_ids, res_ids, table = contingency(markers, mask)
     area = table.sum(axis=1)
     rows, cols = np.nonzero((table > 0.5 * area[:, None])
                             & (ref_ids[:, None] > 0) & (res_ids[None, :] > 0))
     hits = np.bincount(cols, minlength=res_ids.size)
-    return {int(ref_ids[r]): int(res_ids[c]) for r, c in zip(rows, cols, strict=True)
-            if hits[c] == 1}
+    tp = {int(ref_ids[r]): int(res_ids[c]) for r, c in zip(rows, cols, strict=True)
+          if hits[c] == 1}
+    return tp, [int(i) for i in res_ids if i > 0]
 
 
 def ceiling_tracks(masks: list[np.ndarray], markers: list[np.ndarray],
@@ -52,8 +58,8 @@ def ceiling_tracks(masks: list[np.ndarray], markers: list[np.ndarray],
     out, records = [], {}  # records: label -> [begin, end, parent]
     node: dict[tuple[int, int], int] = {}  # (marker label, frame) -> output label
     for t, (mask, mark) in enumerate(zip(masks, markers, strict=True)):
-        tp = {obj: m for m, obj in true_positives(mark, mask).items()}
-        objects = np.unique(mask[mask > 0]).tolist()
+        matched, objects = _matches(mark, mask)
+        tp = {obj: m for m, obj in matched.items()}
         lut = np.zeros(int(mask.max()) + 1, np.int32)
         for obj in objects:
             m = tp.get(obj)
