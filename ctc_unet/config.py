@@ -66,7 +66,7 @@ class AugmentConfig:
     # smaller cells), for sequences whose cells are larger or smaller than the training ones
     scale_prob: float = 0.0
     scale_range: tuple[float, float] = field(default=(0.8, 1.25), metadata={"gt": 0.0})
-    # Gaussian blur of the image, sigma in px uniform in the range: focus changes
+    # Gaussian blur of the image, sigma in px drawn per axis uniform in the range: focus
     blur_prob: float = 0.0
     blur_range: tuple[float, float] = field(default=(0.5, 1.5), metadata={"gt": 0.0})
 

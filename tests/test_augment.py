@@ -170,7 +170,6 @@ def test_cell_sampling_centres_tiles_on_cells_and_uniform_mostly_does_not():
     assert 0.3 < half < 0.75
 
 
-
 def test_zoom_2_reads_every_second_pixel_and_labels_keep_their_ids():
     img, lab = smooth_image(193, 193), blobs(193, 193)
     grid = sampling_grid((193, 193), (97, 97), (96.0, 96.0), scale=2.0)
