@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import tifffile
 import yaml
-from conftest import TINY_OVERRIDES, result_folder
+from conftest import TINY_OVERRIDES, make_ctc_zip, result_folder
 from typer.testing import CliRunner
 
 from ctc_unet.cli.app import app
@@ -156,6 +156,19 @@ def test_bad_config_is_refused_before_anything_is_written(name, data, tmp_path, 
     case.names = [key]
     check_contract(case, *invoke(case, monkeypatch))
     assert not (tmp_path / "runs").exists()
+
+
+def test_bad_config_is_refused_before_the_dataset_is_downloaded(server, tmp_path, monkeypatch):
+    url, www, _ = server  # the mirror serves the dataset: only the order of checks stops it
+    make_ctc_zip(www / "training-datasets" / "PhC-C2DH-U373.zip", "PhC-C2DH-U373")
+    case = train_args(tmp_path / "data" / "PhC-C2DH-U373", tmp_path,
+                      {"model": {"dropout": 1.5}})
+    case.args[1:2] = ["PhC-U373", "--data-dir", str(tmp_path / "data")]
+    case.names.append("model.dropout")
+    case.outputs.append(tmp_path / "data")
+    case.patch = lambda mp: mp.setenv("CTC_UNET_MIRROR", url)
+    check_contract(case, *invoke(case, monkeypatch))
+    assert not (tmp_path / "data").exists() and not (tmp_path / "runs").exists()
 
 
 def _write(path: Path, content: bytes | str) -> None:

@@ -21,20 +21,36 @@ def resolve_dataset(name: str, data_dir: Path | None, download: bool = False,
     NAME is a folder (used as given) or a dataset name or alias, looked up under the data
     root (its challenge copy with ``challenge``) and, with ``download``, fetched when missing.
     """
-    candidate = Path(name).expanduser()
-    if candidate.exists() or "/" in name or "\\" in name:
+    candidate = given_folder(name)
+    if candidate is not None:
         return candidate, config_name(candidate)
     try:
         info = resolve(name)
     except UnknownDatasetError:
         if download:
             raise
-        return candidate, None  # the reader reports "folder not found"
+        return Path(name).expanduser(), None  # the reader reports "folder not found"
     root = resolve_data_dir(data_dir)
     if download and not is_present(info, root, challenge):
         logger.info("%s not found under %s; downloading it", info.name, root)
         download_dataset(info, root, challenge=challenge, progress=progress)
     return dataset_dir(info, root, challenge), info.name
+
+
+def dataset_name(name: str) -> str:
+    """The name that selects NAME's configuration and default run directory, found without
+    touching the data: the registry name of a dataset name, alias or folder, else the folder's
+    own name. An unknown name that is not a path raises ``UnknownDatasetError``."""
+    candidate = given_folder(name)
+    if candidate is not None:
+        return config_name(candidate) or candidate.name
+    return resolve(name).name
+
+
+def given_folder(name: str) -> Path | None:
+    """NAME as a folder when it names one (it exists or is written as a path), else None."""
+    candidate = Path(name).expanduser()
+    return candidate if candidate.exists() or "/" in name or "\\" in name else None
 
 
 def config_name(root: Path) -> str | None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ctc_unet.config import Config, load_config
-from ctc_unet.data.locate import resolve_dataset
+from ctc_unet.data.locate import dataset_name, resolve_dataset
 from ctc_unet.errors import CtcUnetError
 from ctc_unet.files import remove_empty, write_text_atomic
 from ctc_unet.rundir import RunDir, RunLock, Split, load_checkpoint
@@ -50,8 +50,7 @@ def train_run(name: str, config: Path | None = None, profile: str | None = None,
     A fresh run trains ``recipe`` (default: the dataset's configuration files) on ``split``
     (default: the protocol of its ``split`` section)."""
     rank = int(os.environ.get("RANK", 0))
-    root, registry_name = resolve_dataset(name, data_dir, download=True, progress=interactive)
-    dataset = registry_name or root.name
+    dataset = dataset_name(name)  # the configuration is checked before any download
     run = RunDir(run_dir or default_run_dir(dataset, profile))
     fresh = not (resume and run.last.is_file())  # a resumed run keeps its config and seed
     if not fresh:
@@ -68,6 +67,7 @@ def train_run(name: str, config: Path | None = None, profile: str | None = None,
         cfg = replace(cfg, train=replace(cfg.train, iterations=iterations))
     if seed is not None and fresh:
         cfg = replace(cfg, train=replace(cfg.train, seed=seed))
+    root, _ = resolve_dataset(name, data_dir, download=True, progress=interactive)
     created = [p for p in (run.root, *run.root.parents) if not p.exists()][::-1]
     before = set(run.root.iterdir()) if run.root.is_dir() else set()
     started = owned = False
