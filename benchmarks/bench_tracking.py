@@ -36,7 +36,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from choose_tracker import Tracker, parse_block, run_tracker, score_block
+from choose_tracker import (
+    LAPTRACK,
+    laptrack_tracker,
+    parse_block,
+    run_tracker,
+    score_block,
+)
 
 from ctc_unet.config import load_config
 from ctc_unet.data.ctc import (
@@ -66,49 +72,6 @@ def variants() -> dict:
             "+ fragments taken back (default)": base,
             **({"laptrack OverLapTrack (its example's settings)": laptrack_tracker(LAPTRACK)}
                if importlib.util.find_spec("laptrack") else {})}
-
-
-# laptrack's overlap tracker as its example sets it (docs/examples/overlap_tracking.ipynb of
-# yfukai/laptrack): links cost 1 - overlap, divisions 1 - the child's overlap ratio, one
-# frame of gap closing
-LAPTRACK = {"cutoff": 0.9, "metric_coefs": (1.0, -1.0, 0.0, 0.0, 0.0),
-            "gap_closing_metric_coefs": (1.0, -1.0, 0.0, 0.0, 0.0),
-            "gap_closing_max_frame_count": 1, "splitting_cutoff": 0.9,
-            "splitting_metric_coefs": (1.0, 0.0, 0.0, 0.0, -1.0)}
-
-
-def laptrack_tracker(settings: dict) -> Tracker:
-    """A tracker function of the masks running laptrack's ``OverLapTrack`` (a LAP tracker
-    with gap closing and splitting; ``pip install laptrack``) and writing its result as CTC
-    tracks: a track that skips frames continues as a child track, a division's children get
-    the parent's last piece as parent."""
-    from laptrack import OverLapTrack
-
-    def run(masks: list[np.ndarray]) -> tuple[list[np.ndarray], list[TrackRecord]]:
-        stack = np.stack([m.astype(np.int32) for m in masks])
-        track_df, split_df, _ = OverLapTrack(**settings).predict_overlap_dataframe(stack)
-        rows = track_df.reset_index().sort_values("frame")
-        luts = [np.zeros(int(m.max()) + 1, np.int32) for m in masks]
-        records: dict[int, list[int]] = {}
-        first, last = {}, {}  # laptrack track id -> first / last CTC piece
-        for tid, grp in rows.groupby("track_id", sort=False):
-            prev_frame, piece = None, 0
-            for frame, label in zip(grp["frame"].tolist(), grp["label"].tolist(), strict=True):
-                if prev_frame is None or frame != prev_frame + 1:
-                    parent = piece
-                    piece = len(records) + 1
-                    records[piece] = [frame, frame, parent]
-                    first.setdefault(tid, piece)
-                records[piece][1] = prev_frame = frame
-                luts[frame][label] = piece
-            last[tid] = piece
-        for parent, child in zip(split_df["parent_track_id"], split_df["child_track_id"],
-                                 strict=True):
-            records[first[child]][2] = last[parent]
-        out = [lut[m] for lut, m in zip(luts, masks, strict=True)]
-        return out, [TrackRecord(k, b, e, p) for k, (b, e, p) in records.items()]
-
-    return run
 
 
 def _row(name: str, block: tuple[int, int], role: str, tracker: str, s: dict,

@@ -102,9 +102,7 @@ def isbi_row(run: RunDir) -> list[str]:
     cfg = run.load_config()
     split = Split.from_json(run.split.read_text())
     minutes, iters = minutes_and_iterations(run)
-    path = run.root / "evaluation" / "ISBI2012" / "evaluation.json"
-    rows = {r["tta"]: r for r in json.loads(path.read_text())} if path.is_file() else {}
-    no, yes = rows.get(1, {}), rows.get(max(rows, default=1), {})
+    no, yes = isbi_evaluation(run)
 
     def pair(key: str) -> str:
         return f"{_f(no, key)} / {_f(yes, key)}"
@@ -114,6 +112,13 @@ def isbi_row(run: RunDir) -> list[str]:
             str(iters), f"{minutes:.1f}", hardware(run), f"{_frames(split.val)} by pixel error",
             _frames(split.report), pair("rand_error"), pair("info_error"),
             pair("pixel_error")]
+
+
+def isbi_evaluation(run: RunDir) -> tuple[dict, dict]:
+    """``evaluate --data ISBI2012``'s rows without and with test-time augmentation."""
+    path = run.root / "evaluation" / "ISBI2012" / "evaluation.json"
+    rows = {r["tta"]: r for r in json.loads(path.read_text())} if path.is_file() else {}
+    return rows.get(1, {}), rows.get(max(rows, default=1), {})
 
 
 def _evaluation(run: RunDir, dataset: str, frames: str) -> dict:
@@ -227,9 +232,39 @@ def recipe_key(run: RunDir) -> tuple[str, str]:
     return cfg["dataset"], json.dumps(cfg, sort_keys=True)
 
 
-def seeds_table(runs: list[RunDir]) -> str:
-    """Mean and half the range over the seeds of each recipe (reporting measures); recipes
-    run with one seed have no spread and are left to the other tables."""
+def choosing_score(run: RunDir) -> float | None:
+    """The score the choosing frames gave the run: the chosen post-processing's (CTC:
+    OP_CSB in postprocess.json), else the best checkpoint's (ISBI 2012: 1 - pixel error)."""
+    if run.postprocess.is_file():
+        return float(json.loads(run.postprocess.read_text())["score"])
+    scores = [r["val_score"] for r in run.read_metrics()
+              if r.get("kind") == "val" and isinstance(r.get("val_score"), float)]
+    return max(scores) if scores else None
+
+
+def _spread(vals: list[float]) -> str:
+    """Mean ± half the range."""
+    return f"{sum(vals) / len(vals):.3f} ± {(max(vals) - min(vals)) / 2:.3f}" if vals else ""
+
+
+def _isbi_measures(run: RunDir) -> dict[str, float]:
+    no, yes = isbi_evaluation(run)
+    return {f"{k}{suffix}": r[k] for suffix, r in (("", no), ("_tta", yes))
+            for k in ("rand_error", "info_error") if isinstance(r.get(k), float)}
+
+
+SEED_KEYS = {False: ("SEG", "SEG_ST", "DET", "TRA"),
+             True: ("rand_error", "rand_error_tta", "info_error", "info_error_tta")}
+SEED_HEAD = {False: ["choosing (OP_CSB)", "SEG (GT)", "SEG (ST)", "DET", "TRA"],
+             True: ["choosing (1 - pixel error)", "Rand error", "Rand error (TTA)",
+                    "information error", "information error (TTA)"]}
+
+
+def seeds_table(runs: list[RunDir], isbi: bool = False) -> str:
+    """Mean and half the range over the seeds of each recipe: the choosing frames' score
+    (whose spread says how large a difference between recipes is more than seed noise) and
+    the reporting measures (CTC runs, or with ``isbi`` ISBI 2012's errors); recipes run with
+    one seed have no spread and are left to the other tables."""
     groups: dict[tuple[str, str], list[RunDir]] = defaultdict(list)
     for run in runs:
         groups[recipe_key(run)].append(run)
@@ -237,15 +272,15 @@ def seeds_table(runs: list[RunDir]) -> str:
     for (dataset, _), members in groups.items():
         if len(members) < 2:
             continue
-        evs = [_evaluation(r, dataset, "report") for r in members]
-        cells = []
-        for key in ("SEG", "SEG_ST", "DET", "TRA"):
-            vals = [e[key] for e in evs if isinstance(e.get(key), float)]
-            cells.append(f"{sum(vals) / len(vals):.3f} ± {(max(vals) - min(vals)) / 2:.3f}"
-                         if vals else "")
+        evs = [_isbi_measures(r) if isbi else _evaluation(r, dataset, "report")
+               for r in members]
+        chosen = [c for c in map(choosing_score, members) if c is not None]
+        cells = [_spread(chosen)] + [
+            _spread([e[k] for e in evs if isinstance(e.get(k), float)])
+            for k in SEED_KEYS[isbi]]
         seeds = ", ".join(str(r.load_config().train.seed) for r in members)
         rows.append([dataset, ", ".join(run_name(r) for r in members), seeds, *cells])
-    return table(["dataset", "runs", "seeds", "SEG (GT)", "SEG (ST)", "DET", "TRA"], rows)
+    return table(["dataset", "runs", "seeds", *SEED_HEAD[isbi]], rows) if rows else ""
 
 
 REFIT_KEYS = ("SEG", "SEG_ST", "DET", "TRA")
@@ -317,10 +352,12 @@ def main() -> None:
         print(refit_table(runs) if args.refit else tables(runs, args.trials))
         return
     ctc = [r for r in runs if r.load_config().dataset != "ISBI2012"]
+    isbi = [r for r in runs if r.load_config().dataset == "ISBI2012"]
     text = "\n".join([
         DOC_HEAD.format(runs=" ".join(str(p) for p in args.runs)),
         "## Every run\n", tables(runs, False),
         "## Seeds: mean ± half the range of each recipe\n", seeds_table(ctc),
+        seeds_table(isbi, isbi=True),
         "## Recipes: scores on the choosing frames and on the reporting frames\n",
         tables(ctc, True)])
     if any(refit_info(r) for r in ctc):
