@@ -67,15 +67,6 @@ KEYS = ("TRA", "CT", "BC(0)")
 TIE = 0.01
 
 
-# laptrack's overlap tracker as its example sets it (docs/examples/overlap_tracking.ipynb of
-# yfukai/laptrack): links cost 1 - overlap, divisions 1 - the child's overlap ratio, one
-# frame of gap closing
-LAPTRACK = {"cutoff": 0.9, "metric_coefs": (1.0, -1.0, 0.0, 0.0, 0.0),
-            "gap_closing_metric_coefs": (1.0, -1.0, 0.0, 0.0, 0.0),
-            "gap_closing_max_frame_count": 1, "splitting_cutoff": 0.9,
-            "splitting_metric_coefs": (1.0, 0.0, 0.0, 0.0, -1.0)}
-
-
 # costs of laptrack's overlap metric: offset + coefficients of (overlap in pixels, IoU,
 # overlap / first area, overlap / second area)
 LAPTRACK_COSTS = {"1 - overlap": (1.0, -1.0, 0.0, 0.0, 0.0), "1 - IoU": (1.0, 0.0, -1.0, 0.0, 0.0),
@@ -103,6 +94,13 @@ def laptrack_settings(setting: dict) -> dict:
     return {"cutoff": 0.9, "metric_coefs": link, "gap_closing_metric_coefs": link,
             "gap_closing_max_frame_count": setting["gap_closing_max_frame_count"],
             "splitting_cutoff": setting["splitting_cutoff"], "splitting_metric_coefs": split}
+
+
+# laptrack's overlap tracker as its example sets it (docs/examples/overlap_tracking.ipynb of
+# yfukai/laptrack), one point of the grid: links cost 1 - overlap, divisions 1 - the child's
+# overlap ratio, one frame of gap closing
+LAPTRACK = laptrack_settings({"link": "1 - overlap", "split": "1 - child ratio",
+                              "splitting_cutoff": 0.9, "gap_closing_max_frame_count": 1})
 
 
 def laptrack_tracker(settings: dict) -> Tracker:
