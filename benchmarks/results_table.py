@@ -191,6 +191,9 @@ def trial_row(run: RunDir) -> list[str]:
         recipe += f", zoom {aug.scale_prob:g} ({aug.scale_range[0]:g}-{aug.scale_range[1]:g})"
     if aug.blur_prob > 0:
         recipe += f", blur {aug.blur_prob:g} ({aug.blur_range[0]:g}-{aug.blur_range[1]:g} px)"
+    if cfg.model.context_frames:
+        k = cfg.model.context_frames
+        recipe += f", temporal context t-{k}..t+{k}"
     chosen = (f"{describe(post)}, p > {post['threshold']:g}, min {post['min_size']}"
               if post else "(nothing chosen)")
     parent = run.refit_parent()

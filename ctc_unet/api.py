@@ -43,30 +43,48 @@ class Model:
         """The run's resolved configuration (``ctc_unet.config.Config``)."""
         return self.predictor.cfg
 
+    @property
+    def context_frames(self) -> int:
+        """k: a model with temporal context segments frame t from frames t-k .. t+k."""
+        return self.config.model.context_frames
+
     def predict_probabilities(self, image: np.ndarray) -> np.ndarray:
         """Cell probability of a raw (H, W) frame: (H, W) float32 in [0, 1] (overlap-tile
-        inference with mirrored borders, TTA if the run's config says so)."""
-        return self.predictor.probabilities(_frame(image))[1]
+        inference with mirrored borders, TTA if the run's config says so). A model with
+        temporal context takes the (2k + 1, H, W) stack of frames t-k .. t+k instead."""
+        return self.predictor.probabilities(_frame(image, 2 * self.context_frames + 1))[1]
 
     def predict_instances(self, image: np.ndarray) -> np.ndarray:
-        """Instance labels of a raw (H, W) frame: (H, W) uint16, 0 = background, with the
-        post-processing the run chose on its choosing frames."""
+        """Instance labels of a raw (H, W) frame (or context stack, as for
+        ``predict_probabilities``): (H, W) uint16, 0 = background, with the post-processing
+        the run chose on its choosing frames."""
         return self.predictor.instances(self.predict_probabilities(image))
 
     def track(self, frames: Iterable[np.ndarray]) -> tuple[list[np.ndarray], list[TrackRecord]]:
         """Segment and link a time series of raw (H, W) frames: tracked label images (a track
-        keeps its label) and the track records of ``res_track.txt`` (frame = list index)."""
+        keeps its label) and the track records of ``res_track.txt`` (frame = list index).
+        A model with temporal context reads each frame's neighbours from the series."""
         from ctc_unet.tracking.linking import track_instances
 
-        instances = [self.predict_instances(f) for f in frames]
+        series = [_frame(f) for f in frames]
+        times = range(len(series))
+        instances = [self.predict_instances(self.predictor.network_input(series.__getitem__,
+                                                                         times, t))
+                     for t in times]
         return track_instances(instances, self.config.tracking)
 
 
-def _frame(image: np.ndarray) -> np.ndarray:
+def _frame(image: np.ndarray, frames: int = 1) -> np.ndarray:
+    """A raw (H, W) gray-value frame, or a (frames, H, W) stack of them, checked."""
     from ctc_unet.errors import CtcUnetError
 
     image = np.squeeze(np.asarray(image))
-    if image.ndim != 2 or image.dtype.kind not in "uifb":
+    if frames > 1 and (image.ndim != 3 or image.shape[0] != frames
+                       or image.dtype.kind not in "uifb"):
+        raise CtcUnetError(f"this model reads {frames} frames (t-{frames // 2} .. "
+                           f"t+{frames // 2}) as a ({frames}, H, W) stack, got {image.dtype} "
+                           f"{image.shape}")
+    if frames == 1 and (image.ndim != 2 or image.dtype.kind not in "uifb"):
         raise CtcUnetError(f"expected a 2D gray-value image, got {image.dtype} {image.shape}")
     if image.dtype.kind == "f" and not np.isfinite(image).all():
         raise CtcUnetError("the image has NaN or infinite pixels")

@@ -82,6 +82,15 @@ class ModelConfig:
     base_channels: int = field(default=64, metadata={"range": (1, 4096)})
     depth: int = field(default=4, metadata={"range": (1, 8)})
     dropout: float = field(default=0.5, metadata={"range": (0.0, 0.99)})
+    # temporal context (a step beyond the paper): the k frames before and after each frame
+    # are extra input channels, in time order t-k .. t+k; the sequence's ends repeat its
+    # first / last frame. 0: one frame, the paper's network
+    context_frames: int = field(default=0, metadata={"range": (0, 3)})
+
+    @property
+    def input_channels(self) -> int:
+        """Channels of the network's input: in_channels per frame, 2k + 1 frames."""
+        return self.in_channels * (2 * self.context_frames + 1)
 
 
 @dataclass(frozen=True)
@@ -229,6 +238,16 @@ class Config:
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
 
+def _check_context(cfg: Config, where: str) -> None:
+    """Neighbouring frames fed as input must not reach into the held-out block."""
+    k = cfg.model.context_frames
+    if k > cfg.split.gap_frames:
+        raise ConfigError(f"{where}: model.context_frames: {k} frames of context need at "
+                          f"least as many gap frames before the held-out block "
+                          f"(split.gap_frames is {cfg.split.gap_frames}), else a training "
+                          "frame's input shows held-out frames")
+
+
 def _check_tiles(cfg: Config, where: str) -> None:
     """Tile sizes that the unpadded network of ``model.depth`` can take (0 = automatic)."""
     from ctc_unet.model.geometry import TileSizeError, output_size
@@ -253,6 +272,7 @@ def from_dict(data: dict[str, Any], where: str = "config") -> Config:
     """Build a validated Config from a plain mapping (tile sizes checked against the depth)."""
     cfg = build(Config, data, f"{where}:")
     _check_tiles(cfg, where)
+    _check_context(cfg, where)
     return cfg
 
 

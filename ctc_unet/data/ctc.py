@@ -14,10 +14,12 @@ same digit count as the input) and ``XX_RES/res_track.txt``.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import logging
 import re
 from collections.abc import Callable, Iterable
+from collections.abc import Sequence as Sequence_
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -256,6 +258,18 @@ class CtcDataset:
             raise DataError(f"{self.root}: no sequence {name!r} (found: "
                             f"{', '.join(self.sequences) or 'none'})")
         return self.sequences[key]
+
+
+def context_times(times: Sequence_[int], t: int, k: int) -> list[int]:
+    """The 2k + 1 frame numbers around ``t`` in the sorted ``times``, by position (a missing
+    frame number is skipped), the sequence's first and last frames repeated at its ends.
+    ``context_times([0, 1, 2, 4], 2, 1) == [1, 2, 4]``; ``context_times(ts, ts[0], 1)`` starts
+    with ``ts[0]`` twice."""
+    i = bisect.bisect_left(times, t)
+    if i == len(times) or times[i] != t:
+        raise ValueError(f"frame {t} is not in the sequence")
+    last = len(times) - 1
+    return [times[min(max(i + d, 0), last)] for d in range(-k, k + 1)]
 
 
 def missing_frames(frames: dict[int, Path]) -> list[int]:

@@ -24,26 +24,39 @@ from ctc_unet.model.geometry import TileSizeError, input_for_output, is_valid, m
 
 
 def mirror_pad(image: np.ndarray, depth: int) -> tuple[np.ndarray, tuple[int, int]]:
-    """Mirror-extrapolate (H, W) by the network margin so that one valid forward covers it.
+    """Mirror-extrapolate (H, W) or (C, H, W) by the network margin so that one valid forward
+    covers it.
 
-    Returns the padded (H', W') image (valid input sizes) and the (H, W) to crop the output to.
+    Returns the padded (H', W') or (C, H', W') image (valid input sizes) and the (H, W) to
+    crop the output to.
     """
     m = margin(depth)
-    h, w = image.shape
+    h, w = image.shape[-2:]
     hin, win = input_for_output(h, depth), input_for_output(w, depth)
-    padded = np.pad(image, ((m, hin - h - m), (m, win - w - m)), mode="reflect")
-    return padded, (h, w)
+    return _pad_last2(image, (m, hin - h - m), (m, win - w - m)), (h, w)
+
+
+def _pad_last2(image: np.ndarray, py: tuple[int, int], px: tuple[int, int]) -> np.ndarray:
+    return np.pad(image, ((0, 0),) * (image.ndim - 2) + (py, px), mode="reflect")
+
+
+def as_batch(image: np.ndarray) -> torch.Tensor:
+    """(H, W) -> (1, 1, H, W); (C, H, W) -> (1, C, H, W): one network input."""
+    if image.ndim not in (2, 3):
+        raise ValueError(f"expected an (H, W) or (C, H, W) image, got shape {image.shape}")
+    x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))
+    return x[None, None] if image.ndim == 2 else x[None]
 
 
 @torch.inference_mode()
 def predict_whole(model: torch.nn.Module, image: np.ndarray, device: torch.device | str = "cpu"
                   ) -> np.ndarray:
-    """Class probabilities (K, H, W) float32 of an (H, W) image from one valid forward pass
-    over the mirror-padded image."""
+    """Class probabilities (K, H, W) float32 of an (H, W) image (or a (C, H, W) stack of
+    input channels) from one valid forward pass over the mirror-padded image."""
     was_training = model.training
     model.eval()
     padded, (h, w) = mirror_pad(image.astype(np.float32), model.depth)
-    x = torch.from_numpy(padded)[None, None].to(device)
+    x = as_batch(padded).to(device)
     prob = torch.softmax(model(x).float(), dim=1)[0, :, :h, :w]
     model.train(was_training)
     return prob.cpu().numpy()
@@ -85,16 +98,16 @@ def _valid_center_fn(m: int) -> Callable:
 @torch.inference_mode()
 def predict_tiled(model: torch.nn.Module, image: np.ndarray, tile: int,
                   device: torch.device | str = "cpu", sw_batch_size: int = 1) -> np.ndarray:
-    """Class probabilities (K, H, W) float32 of an (H, W) image by overlap-tile inference
-    through MONAI with windows of at most ``tile`` px (a valid size)."""
+    """Class probabilities (K, H, W) float32 of an (H, W) image (or a (C, H, W) stack of
+    input channels) by overlap-tile inference through MONAI with windows of at most ``tile``
+    px (a valid size)."""
     depth = model.depth
     if not is_valid(tile, depth):
         output_size(tile, depth)  # raises TileSizeError with the nearest valid sizes
     m = margin(depth)
-    h, w = image.shape
+    h, w = image.shape[-2:]
     (wy, sy, py), (wx, sx, px) = tile_plan(h, tile, depth), tile_plan(w, tile, depth)
-    padded = np.pad(image.astype(np.float32), ((m, py - h - m), (m, px - w - m)), mode="reflect")
-    x = torch.from_numpy(padded)[None, None]
+    x = as_batch(_pad_last2(image.astype(np.float32), (m, py - h - m), (m, px - w - m)))
     # MONAI spaces windows by int(window * (1 - overlap)); aim half a pixel above the stride.
     overlap = (1.0 - (sy + 0.5) / wy, 1.0 - (sx + 0.5) / wx)
     was_training = model.training

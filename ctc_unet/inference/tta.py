@@ -15,12 +15,13 @@ DIHEDRAL = [(k, flip) for flip in (False, True) for k in range(4)]
 def predict_tta(predict: Callable[[np.ndarray], np.ndarray], image: np.ndarray,
                 count: int = 8) -> np.ndarray:
     """Average class probabilities over ``count`` (1..8) flips / 90-degree rotations of the
-    image, each mapped back. ``predict``: (H, W) -> (K, H, W)."""
+    image, each mapped back. ``image``: (H, W) or (C, H, W), transformed in its last two
+    axes; ``predict``: image -> (K, H, W)."""
     if not 1 <= count <= 8:
         raise ValueError("test-time augmentation count must be 1..8")
     total = None
     for k, flip in DIHEDRAL[:count]:
-        view = np.rot90(np.fliplr(image) if flip else image, k)
+        view = np.rot90(image[..., ::-1] if flip else image, k, axes=(-2, -1))
         prob = np.rot90(predict(np.ascontiguousarray(view)), -k, axes=(1, 2))
         prob = prob[:, :, ::-1] if flip else prob
         total = prob if total is None else total + prob

@@ -3,6 +3,7 @@ loading one as (normalized image, instance labels, ignore mask)."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ctc_unet.config import TargetConfig
-from ctc_unet.data.ctc import CtcDataset, open_ctc_dataset
+from ctc_unet.data.ctc import CtcDataset, Sequence, context_times, open_ctc_dataset
 from ctc_unet.data.isbi import IsbiData, is_isbi_folder, read_isbi2012
 from ctc_unet.errors import DataError
 from ctc_unet.targets.ignore import unannotated_mask
@@ -33,17 +34,28 @@ class FrameRef:
 @dataclass(frozen=True)
 class AnnotatedFrame:
     """image: (H, W) float32, normalized; labels: (H, W) int32; ignore: (H, W) bool or None;
-    markers: (H, W) TRA markers of the frame when asked for and present, else None."""
+    markers: (H, W) TRA markers of the frame when asked for and present, else None;
+    context: (2k + 1, H, W) normalized frames t-k .. t+k when the network reads k frames of
+    temporal context, else None."""
 
     ref: FrameRef
     image: np.ndarray
     labels: np.ndarray
     ignore: np.ndarray | None
     markers: np.ndarray | None = None
+    context: np.ndarray | None = None
+
+    @property
+    def network_input(self) -> np.ndarray:
+        """What the network reads: (H, W), or (2k + 1, H, W) with temporal context."""
+        return self.image if self.context is None else self.context
 
 
 def normalize_image(image: np.ndarray, low: float = 1.0, high: float = 99.8) -> np.ndarray:
-    """Percentile normalization to about [0, 1]: (H, W) any dtype -> (H, W) float32."""
+    """Percentile normalization to about [0, 1]: (H, W) any dtype -> (H, W) float32; a
+    (C, H, W) stack of frames is normalized frame by frame."""
+    if image.ndim == 3:
+        return np.stack([normalize_image(plane, low, high) for plane in image])
     image = image.astype(np.float32)
     lo, hi = np.percentile(image, [low, high])
     return (image - lo) / max(float(hi - lo), 1e-6)
@@ -74,15 +86,26 @@ def training_frames(dataset: CtcDataset, source: str,
     return refs
 
 
-def load_frame(dataset: CtcDataset, ref: FrameRef, cfg: TargetConfig, markers: bool = False
-               ) -> AnnotatedFrame:
-    """Image, labels and ignore mask of an annotated CTC frame.
+def load_frame(dataset: CtcDataset, ref: FrameRef, cfg: TargetConfig, markers: bool = False,
+               context: int = 0) -> AnnotatedFrame:
+    """Image, labels and ignore mask of an annotated CTC frame (with ``context`` > 0, also the
+    frames around it: ``AnnotatedFrame.context``).
 
     For a GT frame with ``cfg.ignore_unannotated``, tracked cells (TRA markers) without a GT
     mask are ignored; their extent comes from the ST mask when the frame has one.
     """
     seq = dataset.sequences[ref.sequence]
     image = normalize_image(seq.read_frame(ref.t))
+    frame = _load_labels(seq, ref, cfg, image, markers)
+    if not context:
+        return frame
+    times = context_times(sorted(seq.frames), ref.t, context)
+    return dataclasses.replace(frame, context=np.stack(
+        [image if s == ref.t else normalize_image(seq.read_frame(s)) for s in times]))
+
+
+def _load_labels(seq: Sequence, ref: FrameRef, cfg: TargetConfig, image: np.ndarray,
+                 markers: bool) -> AnnotatedFrame:
     use_ignore = ref.source == "GT" and cfg.ignore_unannotated
     tra = (seq.read_gt_tra(ref.t) if (markers or use_ignore) and ref.t in seq.gt_tra
            else None)
@@ -98,15 +121,18 @@ def load_frame(dataset: CtcDataset, ref: FrameRef, cfg: TargetConfig, markers: b
     return AnnotatedFrame(ref, image, labels, ignore, kept)
 
 
-def isbi_frames(data: IsbiData, slices: Iterable[int]) -> list[AnnotatedFrame]:
+def isbi_frames(data: IsbiData, slices: Iterable[int], context: int = 0
+                ) -> list[AnnotatedFrame]:
     """ISBI 2012 slices as annotated frames: labels are the connected cell regions
-    (membrane = background)."""
-    out = []
+    (membrane = background); with ``context`` > 0 the neighbouring slices are the context."""
+    out, volume = [], data.train_volume
     for z in slices:
         labels, _ = ndi.label(data.train_labels[z])
+        stack = (normalize_image(volume[context_times(range(len(volume)), int(z), context)])
+                 if context else None)
         out.append(AnnotatedFrame(FrameRef("train", int(z), "ISBI"),
-                                  normalize_image(data.train_volume[z]), labels.astype(np.int32),
-                                  None))
+                                  normalize_image(volume[z]), labels.astype(np.int32),
+                                  None, context=stack))
     return out
 
 

@@ -95,7 +95,7 @@ class Trainer:
         self.split, train_frames, self.val_frames = load_frames(self.root, self.cfg, split)
         self.samples = TrainingSamples(train_frames, self.cfg, run.target_cache)
         mc = self.cfg.model
-        self.model = UNet(mc.in_channels, mc.n_classes, mc.base_channels, mc.depth,
+        self.model = UNet(mc.input_channels, mc.n_classes, mc.base_channels, mc.depth,
                           mc.dropout, train_cfg.head_init).to(device)
         if train_cfg.channels_last:
             self.model.use_channels_last()

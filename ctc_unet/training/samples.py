@@ -19,7 +19,8 @@ from ctc_unet.training.augment import make_augmentation, sample_seed
 
 class TrainingSamples(torch.utils.data.Dataset):
     """Sample ``i`` is a function of (seed, i) alone: a frame drawn uniformly, then an augmented
-    tile of it. Items: image (1, T, T) float32, target (O, O) int64, weight (O, O) float32."""
+    tile of it. Items: image (C, T, T) float32 (C = 1, or the 2k + 1 frames of temporal
+    context), target (O, O) int64, weight (O, O) float32."""
 
     def __init__(self, frames: list[AnnotatedFrame], cfg: Config,
                  cache_dir: Path | None = None) -> None:
@@ -30,7 +31,9 @@ class TrainingSamples(torch.utils.data.Dataset):
         for f in frames:
             target, weights = cached_targets(cache_dir, f.labels, cfg.targets, f.ignore,
                                              cfg.model.n_classes)
-            self.items.append({"image": f.image[None].astype(np.float32),
+            image = f.network_input
+            self.items.append({"image": (image[None] if image.ndim == 2 else image
+                                         ).astype(np.float32),
                                "label": target[None].astype(np.float32),
                                "weight": weights[None]})
         self.augment = make_augmentation(cfg.augment, self.tile, self.out, seed=self.seed)

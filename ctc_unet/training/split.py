@@ -169,13 +169,15 @@ def refit_split(root: Path, cfg: Config, parent: Split, hold_out: bool) -> Split
 
 def load_frames(root: Path, cfg: Config, split: Split | None = None
                 ) -> tuple[Split, list[AnnotatedFrame], list[AnnotatedFrame]]:
-    """The split (made if not given) and the loaded training and validation frames."""
+    """The split (made if not given) and the loaded training and validation frames (with the
+    temporal context that ``model.context_frames`` asks for)."""
+    k = cfg.model.context_frames
     if is_isbi_folder(root):
         data = read_isbi2012(root)
         split = split or isbi_split(data.train_volume.shape[0], cfg)
-        return (split, isbi_frames(data, [r.t for r in split.train]),
-                isbi_frames(data, [r.t for r in split.val]))
+        return (split, isbi_frames(data, [r.t for r in split.train], k),
+                isbi_frames(data, [r.t for r in split.val], k))
     dataset = open_ctc_dataset(root)
     split = split or make_split(dataset, cfg)
-    return (split, [load_frame(dataset, r, cfg.targets) for r in split.train],
-            [load_frame(dataset, r, cfg.targets, markers=True) for r in split.val])
+    return (split, [load_frame(dataset, r, cfg.targets, context=k) for r in split.train],
+            [load_frame(dataset, r, cfg.targets, markers=True, context=k) for r in split.val])

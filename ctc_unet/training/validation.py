@@ -31,7 +31,7 @@ def validate(model: torch.nn.Module, frames: list[AnnotatedFrame], cfg: Config,
     refs, preds, ious, errors, spreads = [], [], [], [], []
     isbi = bool(frames) and frames[0].ref.source == "ISBI"
     for f in frames:
-        prob = predict_whole(model, f.image, device)[1]
+        prob = predict_whole(model, f.network_input, device)[1]
         spreads.append(float(prob.std()))
         valid = None if f.ignore is None else ~f.ignore
         if isbi:
@@ -63,7 +63,7 @@ def choose_postprocess(run: RunDir, cfg: Config, frames: list[AnnotatedFrame],
     save the choice as postprocess.json (used by predict). The probabilities are those
     predict will see: averaged over the test-time augmentation when the config asks for it."""
     mc = cfg.model
-    model = UNet(mc.in_channels, mc.n_classes, mc.base_channels, mc.depth, mc.dropout)
+    model = UNet(mc.input_channels, mc.n_classes, mc.base_channels, mc.depth, mc.dropout)
     model.load_state_dict(load_checkpoint(run.chosen)["model"])
     model.to(device)
     ic = cfg.inference
@@ -71,8 +71,8 @@ def choose_postprocess(run: RunDir, cfg: Config, frames: list[AnnotatedFrame],
     def forward(view: np.ndarray) -> np.ndarray:
         return predict_whole(model, view, device)
 
-    probs = [(predict_tta(forward, f.image, ic.tta_count) if ic.tta else forward(f.image))[1]
-             for f in frames]
+    probs = [(predict_tta(forward, f.network_input, ic.tta_count) if ic.tta
+              else forward(f.network_input))[1] for f in frames]
     markers = ([f.markers for f in frames] if all(f.markers is not None for f in frames)
                else None)
     result = search_postprocess(probs, [f.labels for f in frames], cfg, markers)

@@ -234,11 +234,9 @@ def evaluate_isbi_run(run: RunDir, root: Path, device: torch.device) -> list[dic
     """Predict the run's held-out ISBI 2012 slices with and without TTA and score them."""
     from dataclasses import replace
 
-    import numpy as np
-
     from ctc_unet.data.isbi import read_isbi2012
     from ctc_unet.evaluation.isbi import ISBI_COLUMNS, isbi_measures
-    from ctc_unet.workflow.predict import load_predictor
+    from ctc_unet.workflow.predict import load_predictor, volume_probabilities
 
     data = read_isbi2012(root)
     split = run.load_split()
@@ -250,7 +248,7 @@ def evaluate_isbi_run(run: RunDir, root: Path, device: torch.device) -> list[dic
     rows = []
     for tta in (False, True):
         p = replace(pred, cfg=replace(pred.cfg, inference=replace(pred.cfg.inference, tta=tta)))
-        prob = np.stack([p.probabilities(data.train_volume[z])[1] for z in slices])
+        prob = volume_probabilities(p, data.train_volume, slices)
         m = isbi_measures(prob, data.train_labels[slices])
         rows.append({"dataset": "ISBI2012", "slices": f"{slices[0]}-{slices[-1]}",
                      "chosen_on": chose, "tta": pred.cfg.inference.tta_count if tta else 1,

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
+from collections.abc import Callable
+from collections.abc import Sequence as Sequence_
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +17,7 @@ import tifffile
 import torch
 
 from ctc_unet.config import Config, PostprocessConfig
-from ctc_unet.data.ctc import Sequence, children, count_divisions, write_results
+from ctc_unet.data.ctc import Sequence, children, context_times, count_divisions, write_results
 from ctc_unet.errors import CtcUnetError
 from ctc_unet.files import atomic_write, staged_dir
 from ctc_unet.inference.tiling import choose_tile, memory_budget, predict_tiled
@@ -39,8 +42,29 @@ class Predictor:
     device: torch.device
     tile: int
 
+    @property
+    def context(self) -> int:
+        """Frames of temporal context on each side of the frame the network segments."""
+        return self.cfg.model.context_frames
+
+    def network_input(self, read: Callable[[int], np.ndarray], times: Sequence_[int], t: int
+                      ) -> np.ndarray:
+        """The raw input for frame ``t`` of the sorted ``times``: ``read(t)``, or with temporal
+        context the (2k + 1, H, W) stack of frames t-k .. t+k (ends repeated)."""
+        if not self.context:
+            return read(t)
+        return np.stack([read(s) for s in context_times(times, t, self.context)])
+
     def probabilities(self, image: np.ndarray) -> np.ndarray:
-        """(K, H, W) class probabilities of a raw (H, W) frame (normalized here)."""
+        """(K, H, W) class probabilities of a raw (H, W) frame, or of the (2k + 1, H, W) stack
+        of ``network_input`` for a network with temporal context (normalized here, frame by
+        frame)."""
+        channels = 1 if image.ndim == 2 else image.shape[0]
+        if channels != self.model.in_channels:
+            raise CtcUnetError(
+                f"this model reads {self.model.in_channels} frame(s) (model.context_frames "
+                f"{self.context}: frames t-{self.context} .. t+{self.context}), got an input of "
+                f"shape {image.shape}")
         x = normalize_image(image)
         ic = self.cfg.inference
 
@@ -61,7 +85,7 @@ def load_predictor(run: RunDir, device: torch.device, frame_shape: tuple[int, in
     path = run.chosen
     state = load_checkpoint(path, map_location="cpu")
     mc = cfg.model
-    model = UNet(mc.in_channels, mc.n_classes, mc.base_channels, mc.depth, mc.dropout)
+    model = UNet(mc.input_channels, mc.n_classes, mc.base_channels, mc.depth, mc.dropout)
     load_weights(model, state, path, cfg)
     model.to(device).eval()
     if cfg.inference.channels_last and device.type == "cpu":
@@ -95,6 +119,8 @@ def predict_sequence(pred: Predictor, seq: Sequence, out_root: Path,
     neither appears and older ones stay as they were."""
     seq.check_frames()
     frames = sorted(seq.frames)
+    # each file read once: the context window slides one frame per step
+    read = functools.lru_cache(maxsize=2 * pred.context + 1)(seq.read_frame)
     instances = []
     progress = _progress(len(frames), f"predict {seq.name}", interactive)
     with contextlib.ExitStack() as stack:
@@ -102,7 +128,7 @@ def predict_sequence(pred: Predictor, seq: Sequence, out_root: Path,
                     if save_probabilities else None)
         try:
             for k, t in enumerate(frames):
-                prob = pred.probabilities(seq.read_frame(t))[1]
+                prob = pred.probabilities(pred.network_input(read, frames, t))[1]
                 instances.append(pred.instances(prob))
                 if prob_dir is not None:
                     tifffile.imwrite(prob_dir / f"prob{t:0{seq.digits}d}.tif", prob)
@@ -139,9 +165,18 @@ def predict_isbi_volume(pred: Predictor, volume: np.ndarray, out_path: Path) -> 
     the convention of train-labels.tif), written atomically."""
     if volume.ndim != 3:
         raise CtcUnetError(f"expected a stack of slices, got shape {volume.shape}")
-    stack = np.stack([pred.probabilities(z)[1] for z in volume]).astype(np.float32)
+    stack = volume_probabilities(pred, volume, range(len(volume)))
     atomic_write(Path(out_path), lambda p: tifffile.imwrite(p, stack, photometric="minisblack"))
     return Path(out_path)
+
+
+def volume_probabilities(pred: Predictor, volume: np.ndarray, slices: Sequence_[int]
+                         ) -> np.ndarray:
+    """Cell probability (len(slices), H, W) float32 of ``slices`` of a (Z, H, W) stack (the
+    neighbouring slices are the temporal context of a network that reads some)."""
+    everything = range(len(volume))
+    return np.stack([pred.probabilities(pred.network_input(volume.__getitem__, everything, z))[1]
+                     for z in slices]).astype(np.float32)
 
 
 def override(pred: Predictor, tile: int | None, tta: bool | None) -> Predictor:

@@ -28,11 +28,11 @@ import torch
 import yaml
 
 from ctc_unet.config import Config, dump_config
-from ctc_unet.data.ctc import open_ctc_dataset
+from ctc_unet.data.ctc import context_times, open_ctc_dataset
 from ctc_unet.data.isbi import is_isbi_folder, read_isbi2012
 from ctc_unet.errors import CtcUnetError
 from ctc_unet.files import atomic_write, staged_dir
-from ctc_unet.inference.tiling import mirror_pad, predict_whole
+from ctc_unet.inference.tiling import as_batch, mirror_pad, predict_whole
 from ctc_unet.model.geometry import margin, next_valid
 from ctc_unet.model.unet import UNetProbabilities
 from ctc_unet.plots import image_and_probability
@@ -67,14 +67,14 @@ def export_run(run: RunDir, data: Path, out: Path) -> Path:
     """
     spec = _bioimageio_spec()
     cfg = run.load_config()
-    ref, raw = test_frame(run, data)
+    ref, raw = test_frame(run, data, cfg.model.context_frames)
     model = _network(run, cfg)
     with staged_dir(package_dir(out)) as pkg:
         diff, prob = _write_weights(model, pkg, raw)
         logger.info("TorchScript vs predict on %s:%d: max abs difference %.1e", ref.sequence,
                     ref.t, diff)
         _write_test_tensors(pkg, model, raw)
-        image_and_probability(normalize_image(raw), prob[1], pkg / "cover.png")
+        image_and_probability(normalize_image(middle(raw)), prob[1], pkg / "cover.png")
         dump_config(cfg, pkg / "ctc_unet_config.yaml")
         (pkg / "README.md").write_text(package_readme(run, cfg, ref, diff))
         (pkg / "rdf.yaml").write_text(yaml.safe_dump(model_rdf(run, cfg, ref), sort_keys=False))
@@ -118,39 +118,49 @@ def _network(run: RunDir, cfg: Config) -> UNetProbabilities:
     if not path.is_file():
         raise CtcUnetError(f"{run.root}: no checkpoint to export (train first)")
     mc = cfg.model
-    model = UNetProbabilities(mc.in_channels, mc.n_classes, mc.base_channels, mc.depth)
+    model = UNetProbabilities(mc.input_channels, mc.n_classes, mc.base_channels, mc.depth)
     model.unet.load_state_dict(load_checkpoint(path)["model"])
     return model.eval()
 
 
-def test_frame(run: RunDir, data: Path) -> tuple[FrameRef, np.ndarray]:
+def test_frame(run: RunDir, data: Path, context: int = 0) -> tuple[FrameRef, np.ndarray]:
     """The first choosing frame of the run (else its first training frame), raw, centre-cropped
-    to at most MAX_TEST_SIZE px: (frame, (H, W) array of the file's type)."""
+    to at most MAX_TEST_SIZE px: (frame, (H, W) array of the file's type; with ``context``
+    > 0 the (2k + 1, H, W) stack of frames t-k .. t+k)."""
     split = run.load_split()
     ref = (split.val or split.train)[0]
     try:
         if is_isbi_folder(data):
-            image = read_isbi2012(data).train_volume[ref.t]
+            volume = read_isbi2012(data).train_volume
+            read, times = volume.__getitem__, range(len(volume))
         else:
-            image = open_ctc_dataset(data).sequence(ref.sequence).read_frame(ref.t)
+            seq = open_ctc_dataset(data).sequence(ref.sequence)
+            read, times = seq.read_frame, sorted(seq.frames)
+        image = np.stack([np.squeeze(read(t)) for t in context_times(times, ref.t, context)])
     except (OSError, KeyError, IndexError, ValueError) as exc:
         raise CtcUnetError(f"{data}: cannot read frame {ref.t} of sequence {ref.sequence} "
                            f"for the test tensor ({exc})") from None
-    image = np.squeeze(image)
-    h, w = image.shape
+    image = image if context else image[0]
+    h, w = image.shape[-2:]
     top, left = max(0, (h - MAX_TEST_SIZE) // 2), max(0, (w - MAX_TEST_SIZE) // 2)
-    return ref, image[top:top + MAX_TEST_SIZE, left:left + MAX_TEST_SIZE]
+    return ref, image[..., top:top + MAX_TEST_SIZE, left:left + MAX_TEST_SIZE]
+
+
+def middle(image: np.ndarray) -> np.ndarray:
+    """The frame itself: (H, W) as given, or the middle plane of a (2k + 1, H, W) stack."""
+    return image if image.ndim == 2 else image[image.shape[0] // 2]
 
 
 def padded_input(raw: np.ndarray, depth: int) -> np.ndarray:
-    """The raw frame mirror-padded as ``predict`` pads it: (1, 1, H', W') float32 of valid
-    sizes (the network's output then covers the frame)."""
-    return mirror_pad(raw.astype(np.float32), depth)[0][None, None]
+    """The raw frame (or (C, H, W) stack of frames) mirror-padded as ``predict`` pads it:
+    (1, C, H', W') float32 of valid sizes (the network's output then covers the frame)."""
+    return as_batch(mirror_pad(raw.astype(np.float32), depth)[0]).numpy()
 
 
 def scale_range(x: np.ndarray) -> np.ndarray:
-    """bioimage.io's ``scale_range`` preprocessing over (y, x) as the package declares it."""
-    lo, hi = np.percentile(x, PERCENTILES)
+    """bioimage.io's ``scale_range`` preprocessing over (y, x) as the package declares it:
+    (B, C, H, W), each channel (frame) by its own percentiles."""
+    lo, hi = np.percentile(x, PERCENTILES, axis=(-2, -1), keepdims=True)
     return ((x - lo) / (hi - lo + 1e-6)).astype(np.float32)
 
 
@@ -168,7 +178,7 @@ def _write_weights(model: UNetProbabilities, pkg: Path, raw: np.ndarray
     expected = predict_whole(unet, image)
     with torch.inference_mode():
         got = loaded(torch.from_numpy(padded_input(image, unet.depth)))[0].numpy()
-    got = got[:, :image.shape[0], :image.shape[1]]
+    got = got[:, :image.shape[-2], :image.shape[-1]]
     diff = float(np.abs(got - expected).max())
     if diff > TOLERANCE:
         raise CtcUnetError(f"the exported TorchScript differs from predict by {diff:.1e} "
@@ -182,18 +192,26 @@ def _write_test_tensors(pkg: Path, model: UNetProbabilities, raw: np.ndarray) ->
         y = model(torch.from_numpy(scale_range(x))).numpy()
     np.save(pkg / "test_input.npy", x)
     np.save(pkg / "test_output.npy", y)
-    tifffile.imwrite(pkg / "sample_input.tif", x)
-    tifffile.imwrite(pkg / "sample_output.tif", y)
+    tifffile.imwrite(pkg / "sample_input.tif", x, photometric="minisblack")
+    tifffile.imwrite(pkg / "sample_output.tif", y, photometric="minisblack")
 
 
-def _axes(depth: int, output: bool) -> list[dict]:
+def channel_names(context: int) -> list[str]:
+    """The input's channels: ``raw``, or the frames ``t_minus_k`` .. ``t`` .. ``t_plus_k``."""
+    if not context:
+        return ["raw"]
+    return [f"t_minus_{-d}" if d < 0 else f"t_plus_{d}" if d > 0 else "t"
+            for d in range(-context, context + 1)]
+
+
+def _axes(depth: int, output: bool, context: int = 0) -> list[dict]:
     space = []
     for axis in ("y", "x"):
         size: dict = ({"tensor_id": "raw", "axis_id": axis, "offset": -2 * margin(depth)}
                       if output else {"min": next_valid(1, depth), "step": 2**depth})
         space.append({"type": "space", "id": axis, "size": size})
     channel = ({"type": "channel", "channel_names": ["background", "cell"]} if output
-               else {"type": "channel", "channel_names": ["raw"]})
+               else {"type": "channel", "channel_names": channel_names(context)})
     return [{"type": "batch"}, channel, *space]
 
 
@@ -216,8 +234,8 @@ def model_rdf(run: RunDir, cfg: Config, ref: FrameRef) -> dict:
         "tags": ["unet", "2d", "segmentation", "cell-tracking-challenge", "instance-segmentation",
                  "pytorch", cfg.dataset.lower()],
         "inputs": [{
-            "id": "raw", "description": "a gray-value frame; mirror-pad it by the margin for "
-            "outputs that cover it", "axes": _axes(mc.depth, output=False),
+            "id": "raw", "description": _input_description(mc.context_frames),
+            "axes": _axes(mc.depth, output=False, context=mc.context_frames),
             "test_tensor": {"source": "test_input.npy"},
             "sample_tensor": {"source": "sample_input.tif"},
             "data": {"type": "float32"},
@@ -237,7 +255,7 @@ def model_rdf(run: RunDir, cfg: Config, ref: FrameRef) -> dict:
                 "source": "weights.pt", "pytorch_version": torch.__version__.split("+")[0],
                 "architecture": {
                     "callable": "UNetProbabilities", "import_from": "ctc_unet.model.unet",
-                    "kwargs": {"in_channels": mc.in_channels, "n_classes": mc.n_classes,
+                    "kwargs": {"in_channels": mc.input_channels, "n_classes": mc.n_classes,
                                "base_channels": mc.base_channels, "depth": mc.depth}},
             },
             "torchscript": {"source": "weights_torchscript.pt", "parent": "pytorch_state_dict",
@@ -248,6 +266,14 @@ def model_rdf(run: RunDir, cfg: Config, ref: FrameRef) -> dict:
                                 "test_frame": f"{ref.sequence}:{ref.t}",
                                 "postprocess": _postprocess(run)}},
     }
+
+
+def _input_description(context: int) -> str:
+    """At most 128 characters (bioimage.io)."""
+    if context:
+        return (f"frames t-{context}..t+{context} of a time-lapse as channels (ends repeated) "
+                "for frame t; mirror-pad by the margin to cover t")
+    return "a gray-value frame; mirror-pad it by the margin for outputs that cover it"
 
 
 def _postprocess(run: RunDir) -> dict:
@@ -322,8 +348,9 @@ def package_readme(run: RunDir, cfg: Config, ref: FrameRef, diff: float) -> str:
         "py-ctcmetrics).", "",
         *_scores(parent or run), "",
         "## Use", "",
-        f"Inputs: gray frames normalized by the 1st and 99.8th percentiles (the package's "
-        f"preprocessing), of sizes {next_valid(1, mc.depth)} + n x {2**mc.depth} px. "
+        f"Inputs: {_use_input(mc.context_frames)}, each normalized by its 1st and 99.8th "
+        f"percentiles (the package's preprocessing), of sizes {next_valid(1, mc.depth)} + n x "
+        f"{2**mc.depth} px. "
         f"The output is {m} px smaller on each side: mirror-pad a frame by {m} px (numpy "
         "`mode='reflect'`) to cover it, as `ctc-unet predict` does (overlap-tile strategy, "
         f"paper Fig. 2). Instances, as the run chose them on its choosing frames: "
@@ -334,6 +361,14 @@ def package_readme(run: RunDir, cfg: Config, ref: FrameRef, diff: float) -> str:
     ])
 
 
+def _use_input(context: int) -> str:
+    if not context:
+        return "gray frames"
+    return (f"for frame t of a time-lapse, the {2 * context + 1} frames t-{context} .. "
+            f"t+{context} stacked as channels (temporal context; at the sequence's ends its "
+            "first / last frame repeated), as `ctc-unet predict` stacks them")
+
+
 def _validate(spec: Any, rdf: Path) -> None:
     """bioimage.io's format validation of the written package (the model test is
     ``bioimageio test``, which needs bioimageio.core)."""
@@ -342,7 +377,10 @@ def _validate(spec: Any, rdf: Path) -> None:
     if status not in ("valid-format", "passed"):
         summary = getattr(descr, "validation_summary", None)
         details = summary.format() if summary is not None else str(descr)
-        raise CtcUnetError(f"bioimage.io rejected the package: {details.splitlines()[0:3]}")
+        failed = [" ".join(cell.strip() for cell in line.split("|") if cell.strip())
+                  for line in details.splitlines() if "❌" in line and "`" in line]
+        raise CtcUnetError("bioimage.io rejected the package: "
+                           + ("; ".join(failed) or details.strip().splitlines()[0]))
 
 
 def _zip(pkg: Path, target: Path) -> None:
