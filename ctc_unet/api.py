@@ -66,11 +66,11 @@ class Model:
         A model with temporal context reads each frame's neighbours from the series."""
         from ctc_unet.tracking.linking import track_instances
 
-        series = [_frame(f) for f in frames]
+        series, pred = [_frame(f) for f in frames], self.predictor
         times = range(len(series))
-        instances = [self.predict_instances(self.predictor.network_input(series.__getitem__,
-                                                                         times, t))
-                     for t in times]
+        # the frames are checked once above; the stacks go to the predictor as they are
+        instances = [pred.instances(pred.probabilities(
+            pred.network_input(series.__getitem__, times, t))[1]) for t in times]
         return track_instances(instances, self.config.tracking)
 
 
@@ -79,13 +79,12 @@ def _frame(image: np.ndarray, frames: int = 1) -> np.ndarray:
     from ctc_unet.errors import CtcUnetError
 
     image = np.squeeze(np.asarray(image))
-    if frames > 1 and (image.ndim != 3 or image.shape[0] != frames
-                       or image.dtype.kind not in "uifb"):
-        raise CtcUnetError(f"this model reads {frames} frames (t-{frames // 2} .. "
-                           f"t+{frames // 2}) as a ({frames}, H, W) stack, got {image.dtype} "
-                           f"{image.shape}")
-    if frames == 1 and (image.ndim != 2 or image.dtype.kind not in "uifb"):
-        raise CtcUnetError(f"expected a 2D gray-value image, got {image.dtype} {image.shape}")
+    lead = () if frames == 1 else (frames,)  # the axes before (H, W)
+    if image.ndim != len(lead) + 2 or image.shape[:-2] != lead or image.dtype.kind not in "uifb":
+        raise CtcUnetError(
+            f"expected a 2D gray-value image, got {image.dtype} {image.shape}" if frames == 1
+            else f"this model reads {frames} frames (t-{frames // 2} .. t+{frames // 2}) as a "
+            f"({frames}, H, W) stack, got {image.dtype} {image.shape}")
     if image.dtype.kind == "f" and not np.isfinite(image).all():
         raise CtcUnetError("the image has NaN or infinite pixels")
     return image

@@ -121,6 +121,18 @@ TINY_OVERRIDES = {"targets": {"source": "GT+ST"}, "model": {"base_channels": 4, 
                             "val_every": 40, "checkpoint_every": 40, "num_workers": 0}}
 
 
+def train_through_api(root: Path, tmp: Path, overrides: dict) -> Path:
+    """``ctc_unet.train`` as a user calls it: ``overrides`` in a YAML file given as --config,
+    the run directory ``tmp/run``."""
+    import yaml
+
+    import ctc_unet
+
+    cfg = tmp / "config.yaml"
+    cfg.write_text(yaml.safe_dump(overrides))
+    return ctc_unet.train(root, config=cfg, run_dir=tmp / "run", device="cpu")
+
+
 @pytest.fixture(scope="session")
 def tiny_run(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A run directory of a tiny net trained 40 iterations on the synthetic dataset."""

@@ -6,18 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tifffile
-import yaml
-from conftest import TINY_OVERRIDES
+from conftest import TINY_OVERRIDES, train_through_api
 
 import ctc_unet
 
 
 @pytest.fixture(scope="module")
 def api_run(synthetic_root, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("api")
-    cfg = tmp / "tiny.yaml"
-    cfg.write_text(yaml.safe_dump(TINY_OVERRIDES))
-    return ctc_unet.train(synthetic_root, config=cfg, run_dir=tmp / "run", device="cpu")
+    return train_through_api(synthetic_root, tmp_path_factory.mktemp("api"), TINY_OVERRIDES)
 
 
 def test_train_returns_a_run_directory(api_run):

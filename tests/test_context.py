@@ -10,7 +10,7 @@ import pytest
 import tifffile
 import torch
 import yaml
-from conftest import TINY_OVERRIDES, write_isbi
+from conftest import TINY_OVERRIDES, train_through_api, write_isbi
 
 import ctc_unet
 from ctc_unet.config import ConfigError, load_config
@@ -91,10 +91,7 @@ def test_tiled_equals_whole_and_tta_maps_back_for_a_stack_of_frames():
 
 @pytest.fixture(scope="module")
 def context_run(synthetic_root, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("context")
-    cfg = tmp / "context.yaml"
-    cfg.write_text(yaml.safe_dump(CONTEXT))
-    return ctc_unet.train(synthetic_root, config=cfg, run_dir=tmp / "run", device="cpu")
+    return train_through_api(synthetic_root, tmp_path_factory.mktemp("context"), CONTEXT)
 
 
 def test_a_context_model_segments_a_frame_from_its_neighbours(context_run, synthetic_root,

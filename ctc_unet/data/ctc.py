@@ -272,6 +272,13 @@ def context_times(times: Sequence_[int], t: int, k: int) -> list[int]:
     return [times[min(max(i + d, 0), last)] for d in range(-k, k + 1)]
 
 
+def context_stack(read: Callable[[int], np.ndarray], times: Sequence_[int], t: int, k: int
+                  ) -> np.ndarray:
+    """(2k + 1, H, W): ``read`` of the frames ``context_times(times, t, k)``, in time order;
+    with k = 0 the (1, H, W) frame ``read(t)`` alone."""
+    return np.stack([read(s) for s in (context_times(times, t, k) if k else [t])])
+
+
 def missing_frames(frames: dict[int, Path]) -> list[int]:
     """Frame numbers absent between the first and the last file."""
     if not frames:

@@ -14,7 +14,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ctc_unet.config import TargetConfig
-from ctc_unet.data.ctc import CtcDataset, Sequence, context_times, open_ctc_dataset
+from ctc_unet.data.ctc import CtcDataset, Sequence, context_stack, open_ctc_dataset
 from ctc_unet.data.isbi import IsbiData, is_isbi_folder, read_isbi2012
 from ctc_unet.errors import DataError
 from ctc_unet.targets.ignore import unannotated_mask
@@ -95,13 +95,10 @@ def load_frame(dataset: CtcDataset, ref: FrameRef, cfg: TargetConfig, markers: b
     mask are ignored; their extent comes from the ST mask when the frame has one.
     """
     seq = dataset.sequences[ref.sequence]
-    image = normalize_image(seq.read_frame(ref.t))
-    frame = _load_labels(seq, ref, cfg, image, markers)
-    if not context:
-        return frame
-    times = context_times(sorted(seq.frames), ref.t, context)
-    return dataclasses.replace(frame, context=np.stack(
-        [image if s == ref.t else normalize_image(seq.read_frame(s)) for s in times]))
+    stack = context_stack(lambda s: normalize_image(seq.read_frame(s)), sorted(seq.frames),
+                          ref.t, context)
+    frame = _load_labels(seq, ref, cfg, stack[context], markers)  # the image: a view
+    return dataclasses.replace(frame, context=stack) if context else frame
 
 
 def _load_labels(seq: Sequence, ref: FrameRef, cfg: TargetConfig, image: np.ndarray,
@@ -128,11 +125,11 @@ def isbi_frames(data: IsbiData, slices: Iterable[int], context: int = 0
     out, volume = [], data.train_volume
     for z in slices:
         labels, _ = ndi.label(data.train_labels[z])
-        stack = (normalize_image(volume[context_times(range(len(volume)), int(z), context)])
-                 if context else None)
-        out.append(AnnotatedFrame(FrameRef("train", int(z), "ISBI"),
-                                  normalize_image(volume[z]), labels.astype(np.int32),
-                                  None, context=stack))
+        stack = normalize_image(context_stack(volume.__getitem__, range(len(volume)), int(z),
+                                              context))
+        out.append(AnnotatedFrame(FrameRef("train", int(z), "ISBI"), stack[context],
+                                  labels.astype(np.int32), None,
+                                  context=stack if context else None))
     return out
 
 

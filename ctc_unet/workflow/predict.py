@@ -17,7 +17,7 @@ import tifffile
 import torch
 
 from ctc_unet.config import Config, PostprocessConfig
-from ctc_unet.data.ctc import Sequence, children, context_times, count_divisions, write_results
+from ctc_unet.data.ctc import Sequence, children, context_stack, count_divisions, write_results
 from ctc_unet.errors import CtcUnetError
 from ctc_unet.files import atomic_write, staged_dir
 from ctc_unet.inference.tiling import choose_tile, memory_budget, predict_tiled
@@ -51,9 +51,7 @@ class Predictor:
                       ) -> np.ndarray:
         """The raw input for frame ``t`` of the sorted ``times``: ``read(t)``, or with temporal
         context the (2k + 1, H, W) stack of frames t-k .. t+k (ends repeated)."""
-        if not self.context:
-            return read(t)
-        return np.stack([read(s) for s in context_times(times, t, self.context)])
+        return context_stack(read, times, t, self.context) if self.context else read(t)
 
     def probabilities(self, image: np.ndarray) -> np.ndarray:
         """(K, H, W) class probabilities of a raw (H, W) frame, or of the (2k + 1, H, W) stack

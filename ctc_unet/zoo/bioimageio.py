@@ -28,7 +28,7 @@ import torch
 import yaml
 
 from ctc_unet.config import Config, dump_config
-from ctc_unet.data.ctc import context_times, open_ctc_dataset
+from ctc_unet.data.ctc import context_stack, open_ctc_dataset
 from ctc_unet.data.isbi import is_isbi_folder, read_isbi2012
 from ctc_unet.errors import CtcUnetError
 from ctc_unet.files import atomic_write, staged_dir
@@ -136,7 +136,7 @@ def test_frame(run: RunDir, data: Path, context: int = 0) -> tuple[FrameRef, np.
         else:
             seq = open_ctc_dataset(data).sequence(ref.sequence)
             read, times = seq.read_frame, sorted(seq.frames)
-        image = np.stack([np.squeeze(read(t)) for t in context_times(times, ref.t, context)])
+        image = context_stack(lambda s: np.squeeze(read(s)), times, ref.t, context)
     except (OSError, KeyError, IndexError, ValueError) as exc:
         raise CtcUnetError(f"{data}: cannot read frame {ref.t} of sequence {ref.sequence} "
                            f"for the test tensor ({exc})") from None
