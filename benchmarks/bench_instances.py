@@ -95,7 +95,7 @@ def main() -> None:
     bw = cfg.targets.border_width
     print(f"# run {run.root.name}; chose on {len(choose)} frames "
           f"({choose[0]['ref'].t}-{choose[-1]['ref'].t}), scored on {len(report)} frames "
-          f"({report[0]['ref'].t}-{report[-1]['ref'].t}; gold truth: "
+          f"({report[0]['ref'].sequence} {report[0]['ref'].t}-{report[-1]['ref'].t}; gold truth: "
           f"{', '.join(str(f['ref'].t) for f in gold)}); TTA {'on' if args.tta else 'off'}")
     print("| rule | chosen threshold / min size | OP_CSB (choosing) | SEG gold (reporting) "
           "| SEG silver (reporting) | DET (reporting) | ms / frame |")
@@ -106,11 +106,16 @@ def main() -> None:
         preds = _instances(report, post, bw)
         ms = 1000 * (time.perf_counter() - t0) / len(report)
         by_ref = {f["ref"]: p for f, p in zip(report, preds, strict=True)}
-        seg_gold = seg_measure([f["labels"] for f in gold], [by_ref[f["ref"]] for f in gold])
-        seg_st = seg_measure([f["st"] for f in with_st], [by_ref[f["ref"]] for f in with_st])
+        seg_gold = _seg([f["labels"] for f in gold], [by_ref[f["ref"]] for f in gold])
+        seg_st = _seg([f["st"] for f in with_st], [by_ref[f["ref"]] for f in with_st])
         det = det_measure([f["markers"] for f in report], preds)
         print(f"| {name} | {post.threshold:.1f} / {post.min_size} | {score:.4f} | "
-              f"{seg_gold:.4f} | {seg_st:.4f} | {det:.4f} | {ms:.0f} |")
+              f"{seg_gold} | {seg_st} | {det:.4f} | {ms:.0f} |")
+
+
+def _seg(references, results) -> str:
+    """SEG to four places, or '-' where there is no reference (e.g. no silver truth)."""
+    return f"{seg_measure(references, results):.4f}" if references else "-"
 
 
 if __name__ == "__main__":

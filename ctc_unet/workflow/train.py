@@ -53,20 +53,9 @@ def train_run(name: str, config: Path | None = None, profile: str | None = None,
     dataset = dataset_name(name)  # the configuration is checked before any download
     run = RunDir(run_dir or default_run_dir(dataset, profile))
     fresh = not (resume and run.last.is_file())  # a resumed run keeps its config and seed
-    if not fresh:
-        cfg = run.load_config()
-        if config or profile:
-            logger.warning("--resume uses the run's saved config.yaml; --config/--profile "
-                           "are ignored")
-    else:
-        if run.last.is_file():
-            raise CtcUnetError(f"{run.root} already holds a run; pass --resume to continue it "
-                               "or choose another --run-dir")
-        cfg = recipe or load_config(dataset, config, profile=profile)
-    if iterations:
-        cfg = replace(cfg, train=replace(cfg.train, iterations=iterations))
-    if seed is not None and fresh:
-        cfg = replace(cfg, train=replace(cfg.train, seed=seed))
+    cfg = _run_config(run, fresh, recipe or (lambda: load_config(dataset, config,
+                                                                 profile=profile)),
+                      bool(config or profile), iterations, seed)
     root, _ = resolve_dataset(name, data_dir, download=True, progress=interactive)
     created = [p for p in (run.root, *run.root.parents) if not p.exists()][::-1]
     before = set(run.root.iterdir()) if run.root.is_dir() else set()
@@ -109,6 +98,27 @@ def train_run(name: str, config: Path | None = None, profile: str | None = None,
             remove_empty(created)
         raise
     return TrainOutcome(run, result, cfg.train.iterations)
+
+
+def _run_config(run: RunDir, fresh: bool, recipe: Config | Callable[[], Config],
+                asked_for_config: bool, iterations: int | None, seed: int | None) -> Config:
+    """The configuration a run trains with: a resumed run's saved one (its seed kept), else
+    ``recipe``; ``iterations`` and ``seed`` override it."""
+    if not fresh:
+        cfg = run.load_config()
+        if asked_for_config:
+            logger.warning("--resume uses the run's saved config.yaml; --config/--profile "
+                           "are ignored")
+    else:
+        if run.last.is_file():
+            raise CtcUnetError(f"{run.root} already holds a run; pass --resume to continue it "
+                               "or choose another --run-dir")
+        cfg = recipe if isinstance(recipe, Config) else recipe()
+    if iterations:
+        cfg = replace(cfg, train=replace(cfg.train, iterations=iterations))
+    if seed is not None and fresh:
+        cfg = replace(cfg, train=replace(cfg.train, seed=seed))
+    return cfg
 
 
 def remove_new_entries(folder: Path, before: set[Path]) -> None:
