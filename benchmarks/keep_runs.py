@@ -7,8 +7,8 @@ run directory is gone (runs/ is not committed, and machines do not keep it betwe
 A record holds the files that describe the run, not its weights or masks: config.yaml,
 split.json, metrics.jsonl, postprocess.json, refit.json, train.log and each
 evaluation/*/evaluation.json. A refit inside its run (RUN/refit-holdout) is kept inside the
-run's record, where results_table finds its parent. Each record is staged and renamed; an
-existing record of the same name is replaced.
+run's record, where results_table finds its parent. Each record is staged and renamed
+(ctc_unet.files.staged_dir); an existing record of the same name is replaced.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import shutil
 from pathlib import Path
+
+from ctc_unet.files import staged_dir
 
 RECORD_FILES = ("config.yaml", "split.json", "metrics.jsonl", "postprocess.json", "refit.json",
                 "train.log")
@@ -36,16 +38,10 @@ def keep(run: Path, into: Path) -> Path:
     if not (run / "config.yaml").is_file():
         raise SystemExit(f"{run}: not a run directory (no config.yaml)")
     dest = into / run.name
-    stage = into / f".{run.name}.partial"
-    shutil.rmtree(stage, ignore_errors=True)
-    for rel in record_files(run):
-        (stage / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(run / rel, stage / rel)
-    old = into / f".{run.name}.old"
-    if dest.exists():
-        dest.rename(old)
-    stage.rename(dest)
-    shutil.rmtree(old, ignore_errors=True)
+    with staged_dir(dest) as stage:
+        for rel in record_files(run):
+            (stage / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(run / rel, stage / rel)
     return dest
 
 
