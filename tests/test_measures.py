@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+import tifffile
 from typer.testing import CliRunner
 
 from ctc_unet.cli.app import app
@@ -256,3 +257,32 @@ def test_lineage_rows_put_a_mother_between_her_daughters():
     assert rows[2] < rows[1] < rows[3] and rows[1] == (rows[2] + rows[3]) / 2
     assert rows[5] == rows[6]  # a single daughter stays on her mother's row
     assert sorted(set(rows.values())) == [0.0, 0.5, 1.0, 2.0, 3.0]  # leaves on rows 0-3
+
+
+def test_evaluate_lists_the_tracks_ct_does_not_count_and_why(synthetic_root, tmp_path):
+    """The reference as result: no incomplete track. Then one track's label changes half-way
+    (a new label from frame t on, linked as a gap): that track is listed with its cause."""
+    from conftest import result_folder
+
+    from ctc_unet.data.ctc import format_tracks, parse_man_track
+
+    res = result_folder(synthetic_root, tmp_path)
+    args = ["evaluate", str(tmp_path / "res"), "--gt", str(synthetic_root), "--sequence",
+            "01", "--out", str(tmp_path / "e")]
+    assert runner.invoke(app, args).exit_code == 0
+    assert (tmp_path / "e" / "tracks_01.csv").read_text() == "sequence,track,begin,end,cause\n"
+    records = parse_man_track(res / "res_track.txt")
+    parents = {r.parent for r in records}
+    leaf = next(r for r in records if r.end - r.begin >= 2 and r.label not in parents)
+    t, new = leaf.begin + 1, max(r.label for r in records) + 1
+    for k in range(t, leaf.end + 1):
+        path = res / f"mask{k:03d}.tif"
+        mask = tifffile.imread(path)
+        tifffile.imwrite(path, np.where(mask == leaf.label, new, mask).astype(mask.dtype))
+    records = [r if r is not leaf else TrackRecord(r.label, r.begin, t - 1, r.parent)
+               for r in records] + [TrackRecord(new, t, leaf.end, leaf.label)]
+    (res / "res_track.txt").write_text(format_tracks(records))
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    lines = (tmp_path / "e" / "tracks_01.csv").read_text().splitlines()
+    assert lines[1:] == [f"01,{leaf.label},{leaf.begin},{leaf.end},2 result labels"]

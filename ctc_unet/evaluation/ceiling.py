@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from ctc_unet.data.ctc import TrackRecord
-from ctc_unet.data.labels import contingency
+from ctc_unet.evaluation.tracks import marker_matches
 
 
 def true_positives(markers: np.ndarray, mask: np.ndarray) -> dict[int, int]:
@@ -35,15 +35,9 @@ def true_positives(markers: np.ndarray, mask: np.ndarray) -> dict[int, int]:
 
 
 def _matches(markers: np.ndarray, mask: np.ndarray) -> tuple[dict[int, int], list[int]]:
-    """``true_positives`` and the object labels of ``mask``, from one overlap table."""
-    ref_ids, res_ids, table = contingency(markers, mask)
-    area = table.sum(axis=1)
-    rows, cols = np.nonzero((table > 0.5 * area[:, None])
-                            & (ref_ids[:, None] > 0) & (res_ids[None, :] > 0))
-    hits = np.bincount(cols, minlength=res_ids.size)
-    tp = {int(ref_ids[r]): int(res_ids[c]) for r, c in zip(rows, cols, strict=True)
-          if hits[c] == 1}
-    return tp, [int(i) for i in res_ids if i > 0]
+    """``true_positives`` and the object labels of ``mask``."""
+    tp = {m: obj for m, obj in marker_matches(markers, mask).items() if obj > 0}
+    return tp, [int(i) for i in np.unique(mask) if i > 0]
 
 
 def ceiling_tracks(masks: list[np.ndarray], markers: list[np.ndarray],

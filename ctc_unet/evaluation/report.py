@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -9,13 +11,15 @@ from ctc_unet.files import write_text_atomic
 
 
 def format_table(rows: list[dict], columns: list[str]) -> str:
-    """CSV text of ``rows`` with ``columns``."""
-    lines = [",".join(columns)]
+    """CSV text of ``rows`` with ``columns`` (a cell holding a comma is quoted)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
     for r in rows:
-        lines.append(",".join("" if r.get(c) is None else
-                              (f"{r[c]:.6f}" if isinstance(r[c], float) else str(r[c]))
-                              for c in columns))
-    return "\n".join(lines) + "\n"
+        writer.writerow("" if r.get(c) is None else
+                        (f"{r[c]:.6f}" if isinstance(r[c], float) else str(r[c]))
+                        for c in columns)
+    return out.getvalue()
 
 
 def write_report(rows: list[dict], dest: Path) -> tuple[Path, Path]:

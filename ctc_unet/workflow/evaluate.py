@@ -112,6 +112,7 @@ def evaluate_ctc_run(run: RunDir | None, path: Path, root: Path, sequence: list[
         _overlays(s, res, block, seg_frames, dest, root.name)
         _lineage(s, res, block, dest, root.name)
         _division_sheet(s, res, block, dest, root.name)
+        _track_losses(s, res, block, dest)
     return rows, dest
 
 
@@ -183,6 +184,37 @@ def _lineage(seq, res: Path, block, dest: Path, dataset: str) -> Path:
                               for r in records]))
     return lineage_plot(panels, dest / f"lineage_{seq.name}.png",
                         f"{dataset} {seq.name}, frames {first}-{last}")
+
+
+def _track_losses(seq, res: Path, block, dest: Path) -> Path:
+    """``tracks_<seq>.csv``: every reference track of the scored block that CT does not count
+    as complete, and why (missed or merged frames, label changes, a result track of another
+    span), so a user sees what the complete-tracks measure lost."""
+    from dataclasses import replace
+
+    from ctc_unet.data.ctc import parse_man_track
+    from ctc_unet.data.images import read_tiff
+    from ctc_unet.evaluation.clip import clip_tracks
+    from ctc_unet.evaluation.report import format_table
+    from ctc_unet.evaluation.tracks import incomplete_tracks
+    from ctc_unet.files import write_text_atomic
+
+    first, last = block if block is not None else (min(seq.frames), max(seq.frames))
+
+    def span(records: list) -> list:
+        return [replace(r, begin=r.begin + first, end=r.end + first)
+                for r in clip_tracks(records, first, last)]
+
+    frames = range(first, last + 1)
+    _, losses = incomplete_tracks(
+        (seq.read_gt_tra(t) for t in frames), span(seq.tracks()),
+        (read_tiff(res / f"mask{t:0{seq.digits}d}.tif") for t in frames),
+        span(parse_man_track(res / "res_track.txt")), first)
+    rows = [{"sequence": seq.name, "track": k.label, "begin": k.begin, "end": k.end,
+             "cause": k.causes()} for k in losses]
+    path = dest / f"tracks_{seq.name}.csv"
+    write_text_atomic(path, format_table(rows, ["sequence", "track", "begin", "end", "cause"]))
+    return path
 
 
 MAX_DIVISIONS = 8  # rows of the division contact sheet
