@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ctc_unet.config import to_dict
+from ctc_unet.config import AugmentConfig, to_dict
 from ctc_unet.rundir import RunDir, Split, frame_ranges, read_json
 
 
@@ -193,6 +193,11 @@ def trial_row(run: RunDir) -> list[str]:
         recipe += f", zoom {aug.scale_prob:g} ({aug.scale_range[0]:g}-{aug.scale_range[1]:g})"
     if aug.blur_prob > 0:
         recipe += f", blur {aug.blur_prob:g} ({aug.blur_range[0]:g}-{aug.blur_range[1]:g} px)"
+    base = AugmentConfig()
+    if (aug.gamma_prob, tuple(aug.gamma_range)) != (base.gamma_prob, tuple(base.gamma_range)):
+        recipe += f", gamma {aug.gamma_prob:g} ({aug.gamma_range[0]:g}-{aug.gamma_range[1]:g})"
+    if (aug.noise_prob, aug.noise_std) != (base.noise_prob, base.noise_std):
+        recipe += f", noise {aug.noise_prob:g} (std up to {aug.noise_std:g})"
     if cfg.model.depth != 4:
         recipe += f", depth {cfg.model.depth}"
     if cfg.model.context_frames:
