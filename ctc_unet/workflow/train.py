@@ -52,10 +52,13 @@ def train_run(name: str, config: Path | None = None, profile: str | None = None,
     rank = int(os.environ.get("RANK", 0))
     dataset = dataset_name(name)  # the configuration is checked before any download
     run = RunDir(run_dir or default_run_dir(dataset, profile))
-    fresh = not (resume and run.last.is_file())  # a resumed run keeps its config and seed
-    cfg = _run_config(run, fresh, recipe or (lambda: load_config(dataset, config,
-                                                                 profile=profile)),
-                      bool(config or profile), iterations, seed)
+    fresh = not (resume and run.last.is_file())
+    if fresh and run.last.is_file():
+        raise CtcUnetError(f"{run.root} already holds a run; pass --resume to continue it "
+                           "or choose another --run-dir")
+    # a resumed run keeps its saved config and seed: the config files are not read
+    recipe = (recipe or load_config(dataset, config, profile=profile)) if fresh else None
+    cfg = _run_config(run, recipe, bool(config or profile), iterations, seed)
     root, _ = resolve_dataset(name, data_dir, download=True, progress=interactive)
     created = [p for p in (run.root, *run.root.parents) if not p.exists()][::-1]
     before = set(run.root.iterdir()) if run.root.is_dir() else set()
@@ -100,24 +103,21 @@ def train_run(name: str, config: Path | None = None, profile: str | None = None,
     return TrainOutcome(run, result, cfg.train.iterations)
 
 
-def _run_config(run: RunDir, fresh: bool, recipe: Config | Callable[[], Config],
-                asked_for_config: bool, iterations: int | None, seed: int | None) -> Config:
-    """The configuration a run trains with: a resumed run's saved one (its seed kept), else
-    ``recipe``; ``iterations`` and ``seed`` override it."""
-    if not fresh:
+def _run_config(run: RunDir, recipe: Config | None, asked_for_config: bool,
+                iterations: int | None, seed: int | None) -> Config:
+    """The configuration a run trains with: ``recipe`` for a fresh run (``iterations`` and
+    ``seed`` override it), else the resumed run's saved one (its seed kept)."""
+    if recipe is None:
         cfg = run.load_config()
         if asked_for_config:
             logger.warning("--resume uses the run's saved config.yaml; --config/--profile "
                            "are ignored")
     else:
-        if run.last.is_file():
-            raise CtcUnetError(f"{run.root} already holds a run; pass --resume to continue it "
-                               "or choose another --run-dir")
-        cfg = recipe if isinstance(recipe, Config) else recipe()
+        cfg = recipe
+        if seed is not None:
+            cfg = replace(cfg, train=replace(cfg.train, seed=seed))
     if iterations:
         cfg = replace(cfg, train=replace(cfg.train, iterations=iterations))
-    if seed is not None and fresh:
-        cfg = replace(cfg, train=replace(cfg.train, seed=seed))
     return cfg
 
 
