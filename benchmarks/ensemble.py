@@ -6,7 +6,8 @@ choosing and reporting frames of the first run's split; the members' mean is one
 training uses (OP_CSB, ctc_unet.postprocess.search) and is scored with that setting on the
 reporting frames: SEG against the gold and the silver frames, DET against the TRA markers of
 the reporting frames (array measures, as in the search; ``evaluate`` scores files with
-py-ctcmetrics). What chose never reports: the choosing column decides.
+py-ctcmetrics). What chose never reports: the choosing column decides. ``--bootstrap N``
+resamples the choosing frames: how much of a choosing score is the luck of the frames.
 
     python benchmarks/ensemble.py --data ../shared/data/DIC-C2DH-HeLa runs/A runs/B
 """
@@ -15,11 +16,13 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ctc_unet.config import Config
 from ctc_unet.data.ctc import CtcDataset, open_ctc_dataset
 from ctc_unet.evaluation.det import det_measure
 from ctc_unet.evaluation.seg import seg_measure
@@ -47,14 +50,16 @@ def probabilities(run: RunDir, frames: list[AnnotatedFrame], dataset: CtcDataset
     return out
 
 
-def score(setting: dict, probs: list[np.ndarray], frames: list[AnnotatedFrame], cfg) -> dict:
-    """SEG per reference source and DET of one post-processing setting on the frames."""
-    from dataclasses import replace
-
+def instances(setting: dict, probs: list[np.ndarray], cfg: Config) -> list[np.ndarray]:
+    """(H, W) instance labels of each probability map with one post-processing setting."""
     post = replace(cfg.postprocess, **{k: v for k, v in setting.items()
                                        if k in ("method", "seeds", "seed_threshold",
                                                 "seed_distance", "threshold", "min_size")})
-    preds = [instances_from_probability(p, post, cfg.targets.border_width) for p in probs]
+    return [instances_from_probability(p, post, cfg.targets.border_width) for p in probs]
+
+
+def score(preds: list[np.ndarray], frames: list[AnnotatedFrame]) -> dict:
+    """SEG per reference source (GT, ST) and DET of the instances of the frames."""
     out = {}
     for source in ("GT", "ST"):
         idx = [i for i, f in enumerate(frames) if f.ref.source == source]
@@ -66,11 +71,33 @@ def score(setting: dict, probs: list[np.ndarray], frames: list[AnnotatedFrame], 
     return out
 
 
+def frame_bootstrap(preds: dict[str, list[np.ndarray]], frames: list[AnnotatedFrame],
+                    reps: int, seed: int = 0) -> tuple[dict[str, float], dict[str, float]]:
+    """How much of a choosing score is the luck of which frames choose: the standard deviation
+    of each model's OP_CSB over ``reps`` resamplings of the frames (with replacement), and of
+    the difference between each model and the first, on the same resampled frames."""
+    rng = np.random.default_rng(seed)
+    names = list(preds)
+    samples: dict[str, list[float]] = {n: [] for n in names}
+    for _ in range(reps):
+        idx = rng.integers(0, len(frames), len(frames))
+        refs, markers = [frames[i].labels for i in idx], [frames[i].markers for i in idx]
+        for n in names:
+            picked = [preds[n][i] for i in idx]  # OP_CSB as the search computes it
+            samples[n].append((seg_measure(refs, picked) + det_measure(markers, picked)) / 2)
+    first = np.array(samples[names[0]])
+    return ({n: float(np.std(v)) for n, v in samples.items()},
+            {n: float(np.std(np.array(samples[n]) - first)) for n in names[1:]})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", type=Path, nargs="+")
     parser.add_argument("--data", type=Path, required=True, help="the runs' dataset folder")
     parser.add_argument("--cache", type=Path, default=Path("runs/ensemble-cache"))
+    parser.add_argument("--bootstrap", type=int, default=0, metavar="N",
+                        help="also resample the choosing frames N times: the spread of each "
+                             "model's choosing score that comes from which frames choose")
     args = parser.parse_args()
     runs = [RunDir(r) for r in args.runs]
     cfg, split = runs[0].load_config(), runs[0].load_split()
@@ -89,14 +116,22 @@ def main() -> None:
     print(f"probabilities: {time.time() - t0:.0f} s; choosing {split.describe()}\n")
     print("| model | post-processing (chosen) | OP_CSB choosing | SEG (GT, reporting) "
           "| SEG (ST, reporting) | DET (reporting) |\n| --- | --- | --- | --- | --- | --- |")
+    chosen_preds = {}
     for name, (pc, pr) in models.items():
         chosen = search_postprocess(pc, [f.labels for f in choose], cfg,
                                     [f.markers for f in choose])
-        rep = score(chosen, pr, report, cfg)
+        chosen_preds[name] = instances(chosen, pc, cfg)
+        rep = score(instances(chosen, pr, cfg), report)
         seg = [f"{rep[k]:.4f}" if k in rep else "" for k in ("SEG_GT", "SEG_ST")]
         print(f"| {name} | {describe(chosen)}, p > {chosen['threshold']:g}, min "
               f"{chosen['min_size']} | {chosen['score']:.4f} | {' | '.join(seg)} | "
               f"{rep['DET']:.4f} |")
+    if args.bootstrap:
+        each, diff = frame_bootstrap(chosen_preds, choose, args.bootstrap)
+        print(f"\nchoosing frames resampled {args.bootstrap} times: standard deviation of "
+              "OP_CSB " + ", ".join(f"{n} {v:.4f}" for n, v in each.items())
+              + "; of the difference from the first model "
+              + ", ".join(f"{n} {v:.4f}" for n, v in diff.items()))
 
 
 if __name__ == "__main__":
