@@ -27,7 +27,7 @@ from ctc_unet.data.ctc import CtcDataset, open_ctc_dataset
 from ctc_unet.evaluation.det import det_measure
 from ctc_unet.evaluation.seg import seg_measure
 from ctc_unet.postprocess.instances import instances_from_probability
-from ctc_unet.postprocess.search import describe, search_postprocess
+from ctc_unet.postprocess.search import RULE_KEYS, describe, search_postprocess
 from ctc_unet.rundir import RunDir
 from ctc_unet.targets.frames import AnnotatedFrame, FrameRef, load_frame
 from ctc_unet.workflow.predict import load_predictor
@@ -52,9 +52,8 @@ def probabilities(run: RunDir, frames: list[AnnotatedFrame], dataset: CtcDataset
 
 def instances(setting: dict, probs: list[np.ndarray], cfg: Config) -> list[np.ndarray]:
     """(H, W) instance labels of each probability map with one post-processing setting."""
-    post = replace(cfg.postprocess, **{k: v for k, v in setting.items()
-                                       if k in ("method", "seeds", "seed_threshold",
-                                                "seed_distance", "threshold", "min_size")})
+    keys = (*RULE_KEYS, "threshold", "min_size")  # what the search varies, not its scores
+    post = replace(cfg.postprocess, **{k: setting[k] for k in keys})
     return [instances_from_probability(p, post, cfg.targets.border_width) for p in probs]
 
 
