@@ -23,6 +23,11 @@ class DownloadError(CtcUnetError):
     """A download or an archive that failed its checks."""
 
 
+class OutputError(CtcUnetError):
+    """An output location that would overwrite an input or something not written by
+    ctc-unet (refused before anything is written)."""
+
+
 class Interrupted(KeyboardInterrupt):
     """SIGTERM or SIGINT arrived while a command ran (a KeyboardInterrupt, so that no
     ``except Exception`` swallows it); staged outputs are removed on the way out."""

@@ -18,17 +18,20 @@ import os
 import re
 import shutil
 import socket
+import stat
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+
+from ctc_unet.errors import OutputError
 
 logger = logging.getLogger(__name__)
 
 STALE_AFTER_S = 24 * 3600  # staging of another host is removed only when this old
 _STAGING_RE = re.compile(r"^\..+\.(?:tmp-)?(?P<host>[A-Za-z0-9_.-]+?)-(?P<pid>\d+)-[^.]+"
-                         r"(?:\.part)?$")
-_OLD_RE = re.compile(r"^\..+\.old-(?P<pid>\d+)(?:-[0-9a-f]+)?$")
+                         r"(?:\.part)?\Z")
+_OLD_RE = re.compile(r"^\..+\.old-(?P<pid>\d+)(?:-[0-9a-f]+)?\Z")
 
 
 def _host() -> str:
@@ -109,6 +112,57 @@ def _folder_lock(folder: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
+def _real(path: Path) -> Path:
+    return Path(os.path.realpath(Path(path).expanduser()))
+
+
+def check_apart(output: Path, inputs: Iterable[Path], replaces: bool = True) -> None:
+    """Refuse an output location that is an input, lies inside one, or (when the output
+    is replaced as a whole, ``replaces``) contains one; symbolic links are followed.
+    OutputError names both; nothing has been written yet."""
+    out = _real(output)
+    for given in inputs:
+        inp = _real(given)
+        if out == inp:
+            raise OutputError(f"{output}: this output location is the input {given}; writing "
+                              "it would destroy the input, choose another output")
+        if inp in out.parents:
+            raise OutputError(f"{output}: this output location lies inside the input "
+                              f"{given}; choose an output outside it")
+        if replaces and out in inp.parents:
+            raise OutputError(f"{output}: this output location contains the input {given}, "
+                              "which replacing it would delete; choose another output")
+
+
+def holds_only(folder: Path, name_ok: Callable[[str], object]) -> bool:
+    """True when ``folder`` holds something and every entry but hidden ones (staging) has a
+    name that ``name_ok`` accepts: the test for an earlier output of one kind."""
+    names = [p.name for p in Path(folder).iterdir() if not p.name.startswith(".")]
+    return bool(names) and all(name_ok(n) for n in names)
+
+
+def check_replaceable(final: Path, owned: Callable[[Path], bool] | None = None,
+                      what: str = "an output of ctc-unet") -> None:
+    """Refuse to replace what ctc-unet did not write: ``final`` may be absent, an empty
+    folder, or (with ``owned``) a folder that ``owned`` recognizes as an earlier ``what``;
+    a file, or a folder of other content, is refused with OutputError."""
+    final = Path(final)
+    try:
+        mode = os.lstat(final).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(mode):
+        raise OutputError(f"{final}: exists and is not a folder; the output is a folder "
+                          f"({what}), so choose another name or remove the file")
+    try:
+        if owned is None or not any(final.iterdir()) or owned(final):
+            return
+    except FileNotFoundError:  # another publisher of the same output swapped it meanwhile
+        return
+    raise OutputError(f"{final}: this folder holds files that are not {what}; refusing to "
+                      "replace it (choose a new or empty folder, or remove it first)")
+
+
 def replace_dir(staging: Path, final: Path, attempts: int = 50) -> Path:
     """Move a completely written folder into place, replacing an older one at ``final``.
 
@@ -118,6 +172,7 @@ def replace_dir(staging: Path, final: Path, attempts: int = 50) -> Path:
     wins, neither fails, and no staging or old copy is left behind.
     """
     final = Path(final)
+    check_replaceable(final)
     with _folder_lock(final.parent):
         for _ in range(attempts):
             old = final.with_name(f".{final.name}.old-{os.getpid()}-{os.urandom(3).hex()}")
@@ -150,15 +205,19 @@ def make_staging_dir(final: Path) -> Path:
 
 
 @contextlib.contextmanager
-def staged_dir(final: Path) -> Iterator[Path]:
+def staged_dir(final: Path, owned: Callable[[Path], bool] | None = None,
+               what: str = "an output of ctc-unet") -> Iterator[Path]:
     """Yield a staging folder; when the block ends without error it replaces ``final``; on
     any error (or signal) it and the folders made for it are removed, and ``final`` stays as
-    it was."""
+    it was. ``final`` must be absent, empty or (``owned``) an earlier ``what``: anything
+    else is refused before the staging folder is made, and again before it is replaced."""
+    check_replaceable(final, owned, what)
     created = make_parents(Path(final).parent)
     staging = None
     try:
         staging = make_staging_dir(final)
         yield staging
+        check_replaceable(final, owned, what)
         replace_dir(staging, Path(final))
     except BaseException:
         if staging is not None:

@@ -16,10 +16,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import json
 import logging
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,6 +157,13 @@ class RunDir:
         parent = Path(read_json(self.refit).get("parent", self.root.parent))
         return RunDir(parent if parent.is_dir() else self.root.parent)
 
+    def inputs(self) -> list[Path]:
+        """The files that make the trained model (config, split, checkpoints, chosen
+        post-processing, refit record): what no output of predict, evaluate, export or
+        submit may overwrite. Outputs inside the run directory beside them are fine."""
+        return [p for p in (self.config, self.split, self.last, self.best, self.postprocess,
+                            self.refit) if p.exists()]
+
     @property
     def target_cache(self) -> Path:
         return self.root / "cache" / "targets"
@@ -162,7 +172,13 @@ class RunDir:
         """The run's resolved configuration."""
         if not self.config.is_file():
             raise CtcUnetError(f"{self.root}: not a run directory (no config.yaml)")
-        return from_dict(read_yaml(self.config), str(self.config))
+        data = read_yaml(self.config)
+        if "model" not in data:  # the defaults would build another network than the weights'
+            what = "is empty" if not data else "has no model section"
+            raise CtcUnetError(f"{self.config}: {what}; a run's config.yaml, written by "
+                               "train, lists every setting of the run (restore it from a "
+                               "copy of the run)")
+        return from_dict(data, str(self.config))
 
     def load_split(self) -> Split:
         """split.json: the frames that trained, chose and report."""
@@ -245,7 +261,8 @@ def read_json(path: Path) -> Any:
 class RunLock:
     """An exclusive lock on a run directory, so two trainers never write into the same one
     (also across hosts sharing a filesystem: a POSIX record lock, which NFS honours). The OS
-    releases it when the process ends, so a crashed job leaves no stale lock."""
+    releases it when the process ends, so a crashed job leaves no stale lock; a holder that
+    ends normally also removes the ``.lock`` file."""
 
     def __init__(self, run: RunDir) -> None:
         self.run = run
@@ -256,14 +273,23 @@ class RunLock:
         import socket
 
         self.run.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.run.lock, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+        while True:
+            fd = os.open(self.run.lock, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = (os.pread(fd, 200, 0).decode(errors="replace").strip()
+                          or "another process")
+                os.close(fd)
+                raise CtcUnetError(f"{self.run.root} is in use by {holder}; wait for it to "
+                                   "finish or choose another --run-dir") from None
+            try:  # the holder before may have removed the file between open and lock
+                same = os.stat(self.run.lock).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
             os.close(fd)
-            raise CtcUnetError(f"{self.run.root} is in use by {holder}; wait for it to finish "
-                               "or choose another --run-dir") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
         self._fd = fd
@@ -271,14 +297,30 @@ class RunLock:
 
     def __exit__(self, *exc: object) -> None:
         if self._fd is not None:
+            with contextlib.suppress(OSError):  # removed while held: nobody else holds it
+                os.unlink(self.run.lock)
             os.close(self._fd)  # releases the lock
             self._fd = None
 
 
 def save_checkpoint(state: dict[str, Any], path: Path) -> None:
-    """torch.save to a temporary file beside ``path``, then rename: never half-written."""
+    """torch.save to a temporary file beside ``path``, then rename: never half-written.
+    torch's writer reports a failed write (a full disk, a quota) as RuntimeError; it becomes
+    the OSError it is, naming ``path``, so that it ends as one line like any full disk."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda p: torch.save(state, p))
+
+    def write(tmp: Path) -> None:
+        try:
+            torch.save(state, tmp)
+        except RuntimeError as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+            free = shutil.disk_usage(path.parent).free
+            code = errno.ENOSPC if free < (1 << 26) else errno.EIO
+            raise OSError(code, f"the checkpoint could not be written ({first}; "
+                          f"{free / 2**20:.0f} MiB free there: is the disk full or over "
+                          "quota?)", str(path)) from None
+
+    atomic_write(path, write)
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -294,6 +336,13 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
                            ) from None
     if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
         raise CtcUnetError(f"{path}: not a ctc-unet checkpoint (no 'model' weights)")
+    broken = [k for k, v in state["model"].items()
+              if torch.is_tensor(v) and v.is_floating_point() and not torch.isfinite(v).all()]
+    if broken:
+        raise CtcUnetError(
+            f"{path}: {len(broken)} weight tensor(s) hold NaN or infinite values (first: "
+            f"{broken[0]}); the training diverged before this checkpoint was saved. Train "
+            "again (a lower train.lr, or train.grad_clip) or use an earlier checkpoint")
     return state
 
 

@@ -64,8 +64,8 @@ def test_results_replace_older_results_atomically(tmp_path):
     masks, records = track(lab)
     first = write_results(tmp_path, "02", [7], masks, records, 4)
     assert (first / "mask0007.tif").is_file()
-    (first / "stale.txt").write_text("old")
+    (first / "mask0099.tif").write_bytes((first / "mask0007.tif").read_bytes())  # older
     again = write_results(tmp_path, "02", [7], masks, records, 4)
-    assert not (again / "stale.txt").exists()
+    assert not (again / "mask0099.tif").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["02_RES"]
     assert (again / "res_track.txt").read_text() == "1 7 7 0\n"

@@ -38,11 +38,10 @@ def demo(
     from ctc_unet.data.inspection import inspect_path
     from ctc_unet.data.synthetic import write_synthetic_dataset
     from ctc_unet.device import resolve_device
-    from ctc_unet.evaluation.report import write_report
     from ctc_unet.rundir import RunDir
     from ctc_unet.submission.package import package_submission
     from ctc_unet.training.loop import train
-    from ctc_unet.workflow.evaluate import evaluate_ctc_run
+    from ctc_unet.workflow.evaluate import evaluate_ctc_run, report_files
 
     data = out / "data" / "Synthetic-C2DH"
     if data.exists():
@@ -66,7 +65,7 @@ def demo(
         handler.close()
     dev = resolve_device(device)
     rows, dest = evaluate_ctc_run(run, run.root, data, None, "all", None, dev, is_interactive())
-    print_rows(rows, write_report(rows, dest))
+    print_rows(rows, report_files(dest))
     _, archive = package_submission([run], data, "ctc-unet-demo", out / "submissions",
                                          dev, is_interactive())
     for r in rows:

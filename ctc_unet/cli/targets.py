@@ -39,7 +39,8 @@ def targets(
     import numpy as np
 
     from ctc_unet.config import load_config
-    from ctc_unet.data.locate import resolve_dataset
+    from ctc_unet.data.locate import dataset_inputs, resolve_dataset
+    from ctc_unet.files import check_apart
     from ctc_unet.model.geometry import output_size
     from ctc_unet.plots import target_figures
     from ctc_unet.targets.cache import make_targets
@@ -47,6 +48,7 @@ def targets(
     from ctc_unet.training.augment import make_augmentation
 
     root, name = resolve_dataset(dataset, data_dir)
+    check_apart(out, dataset_inputs(root), replaces=False)
     overrides = {"targets": {"source": source}} if source else None
     cfg = load_config(name, config, overrides)
     out_size = output_size(tile)

@@ -27,15 +27,15 @@ import numpy as np
 
 from ctc_unet.data.images import check_labels, read_tiff, squeeze_2d, tiff_header, write_label_tiff
 from ctc_unet.errors import DataError
-from ctc_unet.files import atomic_write, staged_dir
+from ctc_unet.files import atomic_write, holds_only, staged_dir
 
 logger = logging.getLogger(__name__)
 
-FRAME_RE = re.compile(r"^t(\d{3,4})\.tiff?$", re.IGNORECASE)
-SEG_RE = re.compile(r"^man_seg(\d{3,4})\.tiff?$", re.IGNORECASE)
-TRA_RE = re.compile(r"^man_track(\d{3,4})\.tiff?$", re.IGNORECASE)
-MASK_RE = re.compile(r"^mask(\d{3,4})\.tiff?$", re.IGNORECASE)
-SEQUENCE_RE = re.compile(r"^\d{2,}$")
+FRAME_RE = re.compile(r"^t(\d{3,4})\.tiff?\Z", re.IGNORECASE)
+SEG_RE = re.compile(r"^man_seg(\d{3,4})\.tiff?\Z", re.IGNORECASE)
+TRA_RE = re.compile(r"^man_track(\d{3,4})\.tiff?\Z", re.IGNORECASE)
+MASK_RE = re.compile(r"^mask(\d{3,4})\.tiff?\Z", re.IGNORECASE)
+SEQUENCE_RE = re.compile(r"^\d{2,}\Z")
 
 
 @dataclass(frozen=True)
@@ -62,9 +62,19 @@ def parse_man_track(path: Path) -> list[TrackRecord]:
         text = path.read_bytes().decode("ascii")
     except UnicodeDecodeError:
         raise DataError(f"{path}: not a text file (expected lines 'L B E P')") from None
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    lines = text.splitlines()
+    # the challenge's reader (py-ctcmetrics' read_tracking_file) splits every line at the
+    # first line's separator and refuses blank lines: refuse them here, in words
+    sep = " " if lines and " " in lines[0] else "\t"
+    for lineno, line in enumerate(lines, start=1):
         if not line.strip():
-            continue
+            raise DataError(f"{path}:{lineno}: blank line; the challenge's evaluation reads "
+                            "every line as 'L B E P' (remove the blank lines)")
+        other = "\t" if sep == " " else " "
+        if other in line.strip():
+            raise DataError(f"{path}:{lineno}: mixes tabs and spaces; the challenge's "
+                            f"evaluation splits every line at the first line's separator "
+                            f"({'space' if sep == ' ' else 'tab'})")
         parts = line.split()
         if len(parts) != 4 or not all(p.isdigit() for p in parts):
             raise DataError(f"{path}:{lineno}: expected four non-negative integers 'L B E P', "
@@ -229,6 +239,22 @@ class Sequence:
         """Silver segmentation of frame ``t`` (validated against the frame)."""
         return self._read_mask(self.st_seg, t)
 
+    def orphan_annotations(self) -> list[Path]:
+        """Annotation files (GT SEG, GT TRA, ST SEG) of frame numbers that have no frame."""
+        return [files[t] for files in (self.gt_seg, self.gt_tra, self.st_seg)
+                for t in sorted(files) if t not in self.frames]
+
+    def check_annotations_have_frames(self) -> None:
+        """DataError naming the first annotation without its frame: a numbering that differs
+        between XX/ and XX_GT/ would pair every annotation with the wrong frame."""
+        orphans = self.orphan_annotations()
+        if orphans:
+            t = int(re.search(r"(\d+)\.tiff?$", orphans[0].name, re.IGNORECASE).group(1))
+            more = f" (and {len(orphans) - 1} more)" if len(orphans) > 1 else ""
+            raise DataError(f"{orphans[0]}: annotates frame {t}, but "
+                            f"{self.name}/t{t:0{self.digits}d}.tif does not exist{more}; "
+                            "remove the annotation or add its frame")
+
     def tracks(self) -> list[TrackRecord]:
         """Records of ``XX_GT/TRA/man_track.txt``."""
         if self.tracks_file is None:
@@ -339,6 +365,15 @@ def open_ctc_dataset(root: Path, require_gt: bool = False) -> CtcDataset:
 # --------------------------------------------------------------------------- results
 
 
+RESULT_WHAT = "a CTC result (maskNNN.tif, res_track.txt)"
+
+
+def is_result_folder(folder: Path) -> bool:
+    """True for a folder that holds a CTC result's files (res_track.txt or maskNNN.tif) and
+    nothing but such files and staging litter: one that ctc-unet may replace."""
+    return holds_only(folder, lambda n: n == "res_track.txt" or MASK_RE.match(n))
+
+
 def res_folder(out_root: Path, sequence: str) -> Path:
     """``<out_root>/<XX>_RES``."""
     return Path(out_root) / f"{sequence}_RES"
@@ -384,7 +419,7 @@ def write_result_folder(folder: Path, frames: list[int], masks: list[np.ndarray]
     ``records`` use list positions as frame numbers; they are mapped to ``frames``.
     """
     folder = Path(folder)
-    with staged_dir(folder) as staging:
+    with staged_dir(folder, is_result_folder, RESULT_WHAT) as staging:
         for t, mask in zip(frames, masks, strict=True):
             write_mask(staging, t, mask, digits)
         write_tracks(staging / "res_track.txt",

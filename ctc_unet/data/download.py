@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 
 from ctc_unet.data.ctc import FRAME_RE, SEQUENCE_RE
 from ctc_unet.data.registry import CTC_SERVER, DatasetInfo
-from ctc_unet.errors import DownloadError
+from ctc_unet.errors import DataError, DownloadError
 from ctc_unet.files import make_staging_dir, remove_stale_staging
 
 logger = logging.getLogger(__name__)
@@ -38,8 +38,15 @@ def default_data_dir() -> Path:
 
 
 def resolve_data_dir(option: Path | None) -> Path:
-    """The data root: the ``--data-dir`` option, else ``$CTC_DATA_DIR``, else the cache."""
-    return Path(option).expanduser() if option is not None else default_data_dir()
+    """The data root: the ``--data-dir`` option, else ``$CTC_DATA_DIR``, else the cache;
+    DataError when it exists but is not a folder."""
+    root = Path(option).expanduser() if option is not None else default_data_dir()
+    if root.exists() and not root.is_dir():
+        given = "--data-dir" if option is not None else (
+            f"${DATA_DIR_ENV}" if os.environ.get(DATA_DIR_ENV) else "the default data root")
+        raise DataError(f"{root}: the data root ({given}) is not a folder; point it at the "
+                        "folder that holds (or will hold) one folder per dataset")
+    return root
 
 
 def dataset_dir(info: DatasetInfo, data_dir: Path, challenge: bool = False) -> Path:

@@ -59,3 +59,19 @@ def config_name(root: Path) -> str | None:
         return resolve(Path(root).name).name
     except UnknownDatasetError:
         return None
+
+
+def dataset_inputs(root: Path) -> list[Path]:
+    """What a command reads from the dataset folder ``root``, for ``files.check_apart``: the
+    ISBI 2012 stacks, or each sequence's frames, GT and ST folders (outputs beside them, like
+    the challenge's XX_RES, are fine)."""
+    from ctc_unet.data.ctc import SEQUENCE_RE
+    from ctc_unet.data.isbi import TEST_VOLUME, TRAIN_LABELS, TRAIN_VOLUME, is_isbi_folder
+
+    root = Path(root)
+    if is_isbi_folder(root):
+        return [root / f for f in (TRAIN_VOLUME, TRAIN_LABELS, TEST_VOLUME)]
+    if not root.is_dir():
+        return [root]
+    names = [p.name for p in root.iterdir() if SEQUENCE_RE.match(p.name)]
+    return [root / f"{n}{part}" for n in names for part in ("", "_GT", "_ST")]

@@ -32,6 +32,9 @@ from ctc_unet.data.ctc import open_ctc_dataset
 from ctc_unet.errors import CtcUnetError
 from ctc_unet.evaluation.ctc import ctcmetrics_problem
 from ctc_unet.files import (
+    check_apart,
+    check_replaceable,
+    holds_only,
     make_parents,
     make_staging_dir,
     remove_empty,
@@ -43,7 +46,7 @@ from ctc_unet.submission.wheel import build_wheel, pinned_requirements
 
 logger = logging.getLogger(__name__)
 
-TEAM_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+TEAM_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
 
 
 def training_configuration(cfg: Config) -> str:
@@ -163,6 +166,15 @@ def _zip(pkg: Path, path: Path) -> Path:
     return path
 
 
+SUBMISSION_WHAT = "a submission (SW/ and <DATASET>/XX_RES folders)"
+
+
+def is_submission_folder(folder: Path) -> bool:
+    """A folder an earlier ``submit`` wrote: SW/ beside dataset folders, nothing else."""
+    folder = Path(folder)
+    return (folder / "SW").is_dir() and holds_only(folder, lambda n: (folder / n).is_dir())
+
+
 def package_submission(runs: list[RunDir], data: str | Path | None, team: str, out: Path,
                        device: torch.device, interactive: bool = False,
                        wheel: Path | None = None, data_dir: Path | None = None,
@@ -186,6 +198,11 @@ def package_submission(runs: list[RunDir], data: str | Path | None, team: str, o
         raise CtcUnetError("two runs for the same dataset; give one run per dataset")
 
     out = Path(out)
+    inputs = [path for _, run, _, ds in plans
+              for path in (*run.inputs(), *(ds.root / name for name in ds.sequences))]
+    for final in (out / team, out / f"{team}.zip"):
+        check_apart(final, inputs)
+    check_replaceable(out / team, is_submission_folder, SUBMISSION_WHAT)
     created = make_parents(out)
     remove_stale_staging(out)
     staging = make_staging_dir(out / team)

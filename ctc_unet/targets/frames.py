@@ -66,14 +66,15 @@ def training_frames(dataset: CtcDataset, source: str,
     """Frames of ``sequences`` (default: all) that ``source`` annotates.
 
     GT: frames with a gold mask; ST: frames with a silver mask; GT+ST: the GT frames, plus ST
-    for frames without GT. Raises DataError when the source provides no frame.
+    for frames without GT. Raises DataError when the source provides no frame, or when an
+    annotation has no frame (see ``Sequence.check_annotations_have_frames``).
     """
     names = [dataset.sequence(s).name for s in sequences] if sequences else list(dataset.sequences)
     refs: list[FrameRef] = []
     for name in names:
         seq = dataset.sequences[name]
-        gt = sorted(t for t in seq.gt_seg if t in seq.frames)
-        st = sorted(t for t in seq.st_seg if t in seq.frames)
+        seq.check_annotations_have_frames()
+        gt, st = sorted(seq.gt_seg), sorted(seq.st_seg)
         if source in ("GT", "GT+ST"):
             refs += [FrameRef(name, t, "GT") for t in gt]
         if source == "ST":

@@ -62,15 +62,30 @@ def frame_selection(run: RunDir | None, frames: str, sequences: list[str]
     return out
 
 
+EVALUATION_WHAT = "an evaluation (evaluation.json, CSVs, figures)"
+
+
+def is_evaluation_folder(folder: Path) -> bool:
+    """A folder an earlier ``evaluate`` wrote (it holds evaluation.json or .csv)."""
+    return any((Path(folder) / name).is_file() for name in ("evaluation.json", "evaluation.csv"))
+
+
 def evaluate_ctc_run(run: RunDir | None, path: Path, root: Path, sequence: list[str] | None,
                      frames: str, out: Path | None, device: torch.device,
                      interactive: bool = False) -> tuple[list[dict], Path]:
     """Score CTC results against the GT of ``root`` (predicting them first when ``run`` is a
-    RunDir) on the frames ``frames`` selects; returns the rows and the folder for
-    evaluation.json/.csv and overlays."""
+    RunDir) on the frames ``frames`` selects; returns the rows and the folder holding
+    evaluation.json/.csv, per-sequence CSVs and figures.
+
+    Everything a user could get wrong (sequences, frame blocks, the reference, the output
+    location, a given result) is checked before anything is predicted or written; the whole
+    output is staged and published at the end, so a failure leaves it as it was."""
     from ctc_unet.data.ctc import open_ctc_dataset, res_folder
     from ctc_unet.errors import CtcUnetError
-    from ctc_unet.evaluation.ctc import evaluate_ctc_sequence
+    from ctc_unet.evaluation.ctc import check_reference, check_result, evaluate_ctc_sequence
+    from ctc_unet.evaluation.report import write_report
+    from ctc_unet.files import check_apart, check_replaceable, staged_dir
+    from ctc_unet.workflow.reports import write_sequence_reports
 
     dataset = open_ctc_dataset(root)
     seqs = [dataset.sequence(s) for s in sequence] if sequence else [
@@ -83,183 +98,55 @@ def evaluate_ctc_run(run: RunDir | None, path: Path, root: Path, sequence: list[
         raise CtcUnetError(f"{root}: no sequence with ground truth (XX_GT/TRA)")
     selection = frame_selection(run, frames, [s.name for s in seqs])
     seqs = [s for s in seqs if s.name in selection]
+    for s in seqs:
+        _check_block(s, selection[s.name][0], frames)
+        check_reference(s)
+    suffix = "" if frames == "all" else f"-{frames}"
+    res_root = run.root / "results" / root.name if run is not None else Path(path)
+    dest = Path(out or (run.root / "evaluation" / f"{root.name}{suffix}" if run is not None
+                        else res_root / "evaluation"))
+    inputs = [root / f"{s.name}{part}" for s in seqs for part in ("", "_GT", "_ST")]
+    if run is None:
+        inputs += [res_folder(res_root, s.name) for s in seqs]
+    check_apart(dest, [*inputs, *(run.inputs() if run is not None else [])])
+    check_replaceable(dest, is_evaluation_folder, EVALUATION_WHAT)
     if run is not None:
-        from ctc_unet.workflow.predict import load_predictor, predict_sequence
+        from ctc_unet.workflow.predict import check_outputs, load_predictor, predict_sequence
 
-        res_root = run.root / "results" / root.name
+        check_outputs(run, seqs, res_root, False)
         pred = load_predictor(run, device, seqs[0].first_shape)
         for s in seqs:
             predict_sequence(pred, s, res_root, interactive=interactive)
-        suffix = "" if frames == "all" else f"-{frames}"
-        dest = out or run.root / "evaluation" / f"{root.name}{suffix}"
-    else:
-        res_root, dest = path, out or path / "evaluation"
-    rows = []
-    for s in seqs:
+    for s in seqs:  # every result readable and valid before anything is scored or written
         res = res_folder(res_root, s.name)
         if not res.is_dir():
             raise CtcUnetError(f"{res}: results folder not found")
-        block, seg_frames = selection[s.name]
-        if block is not None and not (min(s.frames) <= block[0] and block[1] <= max(s.frames)):
-            raise CtcUnetError(f"--frames {frames}: sequence {s.name} has frames "
-                               f"{min(s.frames)}-{max(s.frames)}")
-        st = root / f"{s.name}_ST"
-        scores = evaluate_ctc_sequence(res, root / f"{s.name}_GT", block, s.digits,
-                                       st if st.is_dir() else None, seg_frames)
-        shown = "all" if block is None else f"{block[0]}-{block[1]}"
-        rows.append({"dataset": root.name, "sequence": s.name, "seg_frames": frames,
-                     "block": shown, **scores})
-        _overlays(s, res, block, seg_frames, dest, root.name)
-        _lineage(s, res, block, dest, root.name)
-        _division_sheet(s, res, block, dest, root.name)
-        _track_losses(s, res, block, dest)
+        check_result(res, root / f"{s.name}_GT")
+    rows = []
+    with staged_dir(dest, is_evaluation_folder, EVALUATION_WHAT) as stage:
+        for s in seqs:
+            res = res_folder(res_root, s.name)
+            block, seg_frames = selection[s.name]
+            st = root / f"{s.name}_ST"
+            scores = evaluate_ctc_sequence(res, root / f"{s.name}_GT", block, s.digits,
+                                           st if st.is_dir() else None, seg_frames,
+                                           checked=True)
+            shown = "all" if block is None else f"{block[0]}-{block[1]}"
+            rows.append({"dataset": root.name, "sequence": s.name, "seg_frames": frames,
+                         "block": shown, **scores})
+            write_sequence_reports(s, res, block, seg_frames, stage, root.name)
+        write_report(rows, stage)
     return rows, dest
 
 
-WORST_FRAMES = 4  # overlays per sequence: the annotated frames with the lowest SEG
+def _check_block(seq, block: tuple[int, int] | None, frames: str) -> None:
+    """The scored block lies within the sequence's frames (checked before any prediction)."""
+    from ctc_unet.errors import CtcUnetError
 
-
-def frame_scores(seq, res: Path, block, seg_frames) -> list[dict]:
-    """SEG of each annotated frame of the scored block, worst first: against the frame's GT
-    where it has one, else its silver truth (``seq`` a CTC Sequence, ``res`` its XX_RES)."""
-    import numpy as np
-
-    from ctc_unet.data.images import read_tiff
-    from ctc_unet.evaluation.seg import seg_scores
-
-    def inside(t: int) -> bool:
-        return (block is None or block[0] <= t <= block[1]) and (
-            seg_frames is None or t in seg_frames)
-
-    rows = []
-    for t in sorted(set(seq.gt_seg) | set(seq.st_seg)):
-        if not inside(t):
-            continue
-        source = "GT" if t in seq.gt_seg else "ST"
-        ref = seq.read_gt_seg(t) if source == "GT" else seq.read_st_seg(t)
-        scores = seg_scores(ref, read_tiff(res / f"mask{t:0{seq.digits}d}.tif"))
-        rows.append({"sequence": seq.name, "frame": t, "reference": source,
-                     "SEG": float(np.mean(scores)) if scores.size else None,
-                     "objects": int(scores.size)})
-    return sorted(rows, key=lambda r: (r["SEG"] is None, r["SEG"] or 0.0, r["frame"]))
-
-
-def _overlays(seq, res: Path, block, seg_frames, dest: Path, dataset: str) -> None:
-    """Per-frame SEG of the scored block (``frames_<seq>.csv``, worst first) and overlay PNGs
-    (reference contours green, prediction magenta) of its ``WORST_FRAMES`` worst frames, so a
-    user sees what goes wrong where it goes most wrong."""
-    from ctc_unet.data.images import read_tiff
-    from ctc_unet.evaluation.report import format_table
-    from ctc_unet.files import write_text_atomic
-    from ctc_unet.plots import contour_overlay
-    from ctc_unet.targets.frames import normalize_image
-
-    rows = frame_scores(seq, res, block, seg_frames)
-    dest.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(dest / f"frames_{seq.name}.csv",
-                      format_table(rows, ["sequence", "frame", "reference", "SEG", "objects"]))
-    for rank, r in enumerate(rows[:WORST_FRAMES], start=1):
-        t, source = r["frame"], r["reference"]
-        ref = seq.read_gt_seg(t) if source == "GT" else seq.read_st_seg(t)
-        seg = "n/a" if r["SEG"] is None else f"{r['SEG']:.3f}"
-        contour_overlay(normalize_image(seq.read_frame(t)), ref,
-                        read_tiff(res / f"mask{t:0{seq.digits}d}.tif"),
-                        dest / "overlays" / f"{seq.name}_t{t:0{seq.digits}d}.png",
-                        f"{dataset} {seq.name} t={t}: SEG {seg} vs {source}, worst {rank} of "
-                        f"{len(rows)}  (green: {source}, magenta: prediction)")
-
-
-def _lineage(seq, res: Path, block, dest: Path, dataset: str) -> Path:
-    """``lineage_<seq>.png``: the result's lineage trees beside the reference's (TRA), over
-    the scored block, so false and missed divisions are seen."""
-    from ctc_unet.data.ctc import parse_man_track
-    from ctc_unet.evaluation.clip import clip_tracks
-    from ctc_unet.plots import lineage_plot
-
-    first, last = block if block is not None else (min(seq.frames), max(seq.frames))
-    panels = []
-    for name, path in (("result", res / "res_track.txt"), ("reference", seq.tracks_file)):
-        records = clip_tracks(parse_man_track(path), first, last)
-        panels.append((name, [(r.label, r.begin + first, r.end + first, r.parent)
-                              for r in records]))
-    return lineage_plot(panels, dest / f"lineage_{seq.name}.png",
-                        f"{dataset} {seq.name}, frames {first}-{last}")
-
-
-def _track_losses(seq, res: Path, block, dest: Path) -> Path:
-    """``tracks_<seq>.csv``: every reference track of the scored block that CT does not count
-    as complete, and why (missed or merged frames, label changes, a result track of another
-    span), so a user sees what the complete-tracks measure lost."""
-    from dataclasses import replace
-
-    from ctc_unet.data.ctc import parse_man_track
-    from ctc_unet.data.images import read_tiff
-    from ctc_unet.evaluation.clip import clip_tracks
-    from ctc_unet.evaluation.report import format_table
-    from ctc_unet.evaluation.tracks import incomplete_tracks
-    from ctc_unet.files import write_text_atomic
-
-    first, last = block if block is not None else (min(seq.frames), max(seq.frames))
-
-    def span(records: list) -> list:
-        return [replace(r, begin=r.begin + first, end=r.end + first)
-                for r in clip_tracks(records, first, last)]
-
-    frames = range(first, last + 1)
-    _, losses = incomplete_tracks(
-        (seq.read_gt_tra(t) for t in frames), span(seq.tracks()),
-        (read_tiff(res / f"mask{t:0{seq.digits}d}.tif") for t in frames),
-        span(parse_man_track(res / "res_track.txt")), first)
-    rows = [{"sequence": seq.name, "track": k.label, "begin": k.begin, "end": k.end,
-             "cause": k.causes()} for k in losses]
-    path = dest / f"tracks_{seq.name}.csv"
-    write_text_atomic(path, format_table(rows, ["sequence", "track", "begin", "end", "cause"]))
-    return path
-
-
-MAX_DIVISIONS = 8  # rows of the division contact sheet
-DIVISION_WINDOW = 160  # px around the mother
-
-
-def _division_sheet(seq, res: Path, block, dest: Path, dataset: str) -> Path | None:
-    """``divisions_<seq>.png``: each division of the result in the scored block (up to
-    MAX_DIVISIONS) as four crops around the mother, from two frames before the split to two
-    after, with track ids: a biologist sees at once which divisions are real."""
-    import numpy as np
-
-    from ctc_unet.data.ctc import children, parse_man_track
-    from ctc_unet.data.images import read_tiff
-    from ctc_unet.plots import division_sheet
-    from ctc_unet.targets.frames import normalize_image
-
-    first, last = block if block is not None else (min(seq.frames), max(seq.frames))
-    records = parse_man_track(res / "res_track.txt")
-    ends = {r.label: r.end for r in records}
-    daughters = {m: [k.label for k in kids] for m, kids in children(records).items()
-                 if m in ends}
-    split = sorted((ends[m], m, d) for m, d in daughters.items()
-                   if len(d) >= 2 and first <= ends[m] + 1 <= last)[:MAX_DIVISIONS]
-    if not split:
-        return None
-
-    def mask(t: int) -> np.ndarray:
-        return read_tiff(res / f"mask{t:0{seq.digits}d}.tif")
-
-    rows = []
-    for end, mother, kids in split:
-        ys, xs = np.nonzero(mask(end) == mother)
-        cy, cx, half = int(ys.mean()), int(xs.mean()), DIVISION_WINDOW // 2
-        panels = []
-        for t in range(end - 1, end + 3):
-            if t not in seq.frames:
-                continue
-            image, labels = normalize_image(seq.read_frame(t)), mask(t)
-            window = (slice(max(cy - half, 0), cy + half), slice(max(cx - half, 0), cx + half))
-            panels.append((f"t={t}", image[window], labels[window]))
-        rows.append((f"{mother} -> {', '.join(map(str, sorted(kids)))}", panels))
-    return division_sheet(rows, dest / f"divisions_{seq.name}.png",
-                          f"{dataset} {seq.name}: divisions of the result, frames "
-                          f"{first}-{last} (ids = track labels)")
+    if block is not None and not (min(seq.frames) <= block[0] and block[1] <= max(seq.frames)):
+        raise CtcUnetError(f"--frames {frames}: the block {block[0]}-{block[1]} is not within "
+                           f"the frames of {seq.root / seq.name} ({min(seq.frames)}-"
+                           f"{max(seq.frames)})")
 
 
 def evaluate_isbi_run(run: RunDir, root: Path, device: torch.device) -> list[dict]:
@@ -315,27 +202,46 @@ def evaluate_isbi_files(prob_path: Path, labels_path: Path,
              "slices": f"{first}-{last}", **{k: m[k] for k in ISBI_COLUMNS}}]
 
 
+def _publish(rows: list[dict], dest: Path, inputs: list[Path]) -> Path:
+    """evaluation.json/.csv of ``rows`` into ``dest`` (checked against ``inputs``, staged)."""
+    from ctc_unet.evaluation.report import write_report
+    from ctc_unet.files import check_apart, staged_dir
+
+    check_apart(dest, inputs)
+    with staged_dir(dest, is_evaluation_folder, EVALUATION_WHAT) as stage:
+        write_report(rows, stage)
+    return dest
+
+
+def report_files(dest: Path) -> tuple[Path, Path]:
+    """The two tables an evaluation folder holds."""
+    return Path(dest) / "evaluation.json", Path(dest) / "evaluation.csv"
+
+
 def evaluate_path(path: Path, gt: Path | None, data: str | None, sequences: list[str],
                   frames: str, out: Path | None, device: torch.device,
                   data_dir: Path | None = None, interactive: bool = False
                   ) -> tuple[list[dict], tuple[Path, Path]]:
     """Evaluate what ``path`` is: an ISBI 2012-style probability stack (against the label
     stack ``gt``), a run directory (predicting ``data`` first), or a results folder holding
-    XX_RES (against the dataset folder ``gt``). Writes evaluation.json/.csv (and overlays);
-    returns the rows and the files written."""
-    from ctc_unet.data.isbi import is_isbi_folder
+    XX_RES (against the dataset folder ``gt``). Writes evaluation.json/.csv (and overlays)
+    into one staged folder; returns the rows and the two tables."""
+    from ctc_unet.data.isbi import TRAIN_LABELS, TRAIN_VOLUME, is_isbi_folder
     from ctc_unet.data.locate import resolve_dataset
     from ctc_unet.errors import CtcUnetError
-    from ctc_unet.evaluation.report import write_report
+    from ctc_unet.files import check_apart, check_replaceable
 
     path = Path(path)
     if path.is_file():
         if gt is None or not Path(gt).is_file():
             raise CtcUnetError(f"{path}: give --gt LABELS.tif, the label stack to score "
                                "this probability stack against")
+        dest = Path(out or path.parent / "evaluation")
+        check_apart(dest, [path, Path(gt)])
+        check_replaceable(dest, is_evaluation_folder, EVALUATION_WHAT)
         block = None if frames == "all" else frame_selection(None, frames, ["-"])["-"][0]
         rows = evaluate_isbi_files(path, Path(gt), block)
-        return rows, write_report(rows, out or path.parent / "evaluation")
+        return rows, report_files(_publish(rows, dest, [path, Path(gt)]))
     run = RunDir(path)
     is_run = run.config.is_file()
     if is_run and data is None:
@@ -346,9 +252,12 @@ def evaluate_path(path: Path, gt: Path | None, data: str | None, sequences: list
                            "run directory with --data)")
     root = resolve_dataset(data, data_dir)[0] if is_run else Path(gt)
     if is_run and is_isbi_folder(root):
+        dest = Path(out or run.root / "evaluation" / root.name)
+        inputs = [root / TRAIN_VOLUME, root / TRAIN_LABELS, *run.inputs()]
+        check_apart(dest, inputs)
+        check_replaceable(dest, is_evaluation_folder, EVALUATION_WHAT)
         rows = evaluate_isbi_run(run, root, device)
-        dest = out or run.root / "evaluation" / root.name
-    else:
-        rows, dest = evaluate_ctc_run(run if is_run else None, path, root, sequences or None,
-                                      frames, out, device, interactive)
-    return rows, write_report(rows, dest)
+        return rows, report_files(_publish(rows, dest, inputs))
+    rows, dest = evaluate_ctc_run(run if is_run else None, path, root, sequences or None,
+                                  frames, out, device, interactive)
+    return rows, report_files(dest)

@@ -17,9 +17,25 @@ import tifffile
 import torch
 
 from ctc_unet.config import Config, PostprocessConfig
-from ctc_unet.data.ctc import Sequence, children, context_stack, count_divisions, write_results
+from ctc_unet.data.ctc import (
+    RESULT_WHAT,
+    Sequence,
+    children,
+    context_stack,
+    count_divisions,
+    is_result_folder,
+    res_folder,
+    write_results,
+)
 from ctc_unet.errors import CtcUnetError
-from ctc_unet.files import atomic_write, staged_dir
+from ctc_unet.files import (
+    atomic_write,
+    check_apart,
+    check_replaceable,
+    holds_only,
+    staged_dir,
+)
+from ctc_unet.inference.checks import output_problem
 from ctc_unet.inference.tiling import choose_tile, memory_budget, predict_tiled
 from ctc_unet.inference.tta import predict_tta
 from ctc_unet.model.unet import UNet
@@ -41,6 +57,7 @@ class Predictor:
     post: PostprocessConfig
     device: torch.device
     tile: int
+    checkpoint: Path | None = None  # where the weights came from, for error messages
 
     @property
     def context(self) -> int:
@@ -53,10 +70,11 @@ class Predictor:
         context the (2k + 1, H, W) stack of frames t-k .. t+k (ends repeated)."""
         return context_stack(read, times, t, self.context) if self.context else read(t)
 
-    def probabilities(self, image: np.ndarray) -> np.ndarray:
+    def probabilities(self, image: np.ndarray, where: str = "the image") -> np.ndarray:
         """(K, H, W) class probabilities of a raw (H, W) frame, or of the (2k + 1, H, W) stack
         of ``network_input`` for a network with temporal context (normalized here, frame by
-        frame)."""
+        frame). CtcUnetError naming ``where`` and the checkpoint when they are NaN or
+        constant (``ctc_unet.inference.checks``)."""
         channels = 1 if image.ndim == 2 else image.shape[0]
         if channels != self.model.in_channels:
             raise CtcUnetError(
@@ -69,7 +87,12 @@ class Predictor:
         def forward(view: np.ndarray) -> np.ndarray:
             return predict_tiled(self.model, view, self.tile, self.device, ic.sw_batch_size)
 
-        return predict_tta(forward, x, ic.tta_count) if ic.tta else forward(x)
+        prob = predict_tta(forward, x, ic.tta_count) if ic.tta else forward(x)
+        problem = output_problem(prob, image)
+        if problem is not None:
+            source = f" of {self.checkpoint}" if self.checkpoint is not None else ""
+            raise CtcUnetError(f"{where}: the network's probabilities{source} are {problem}")
+        return prob
 
     def instances(self, prob_cell: np.ndarray) -> np.ndarray:
         """Instance labels (H, W) uint16 from the cell probability."""
@@ -94,7 +117,7 @@ def load_predictor(run: RunDir, device: torch.device, frame_shape: tuple[int, in
     logger.info("model from %s (iteration %s), tile %d px, %s, threshold %.2f, min size %d",
                 path.name, state.get("iteration"), tile, describe(dataclasses.asdict(post)),
                 post.threshold, post.min_size)
-    return Predictor(model, cfg, post, device, tile)
+    return Predictor(model, cfg, post, device, tile, path)
 
 
 def _progress(total: int, label: str, interactive: bool):
@@ -122,11 +145,13 @@ def predict_sequence(pred: Predictor, seq: Sequence, out_root: Path,
     instances = []
     progress = _progress(len(frames), f"predict {seq.name}", interactive)
     with contextlib.ExitStack() as stack:
-        prob_dir = (stack.enter_context(staged_dir(Path(out_root) / f"{seq.name}_PROB"))
+        prob_dir = (stack.enter_context(staged_dir(Path(out_root) / f"{seq.name}_PROB",
+                                                   is_prob_folder, PROB_WHAT))
                     if save_probabilities else None)
         try:
             for k, t in enumerate(frames):
-                prob = pred.probabilities(pred.network_input(read, frames, t))[1]
+                prob = pred.probabilities(pred.network_input(read, frames, t),
+                                          str(seq.frames[t]))[1]
                 instances.append(pred.instances(prob))
                 if prob_dir is not None:
                     tifffile.imwrite(prob_dir / f"prob{t:0{seq.digits}d}.tif", prob)
@@ -145,6 +170,29 @@ def predict_sequence(pred: Predictor, seq: Sequence, out_root: Path,
     logger.info("%s: %d frames, %d tracks, %d divisions, %d bridged gaps -> %s", seq.name,
                 len(frames), len(records), count_divisions(records), gaps, res)
     return res
+
+
+PROB_WHAT = "probabilities (probNNN.tif)"
+
+
+def is_prob_folder(folder: Path) -> bool:
+    """A folder of probNNN.tif files only (an earlier --save-probabilities output)."""
+    return holds_only(folder, lambda n: n.startswith("prob") and n.endswith(".tif"))
+
+
+def check_outputs(run: RunDir, seqs: list[Sequence], out_root: Path,
+                  save_probabilities: bool) -> None:
+    """Before any work: no output folder of ``seqs`` under ``out_root`` is, lies inside or
+    contains an input (the sequence's frames, the run's files), and each may replace only an
+    earlier output of its kind."""
+    for seq in seqs:
+        res = res_folder(out_root, seq.name)
+        outputs = [res] + ([Path(out_root) / f"{seq.name}_PROB"] if save_probabilities else [])
+        for final in outputs:
+            check_apart(final, [seq.root / seq.name, *run.inputs()])
+        check_replaceable(res, is_result_folder, RESULT_WHAT)
+        if save_probabilities:
+            check_replaceable(outputs[1], is_prob_folder, PROB_WHAT)
 
 
 def _movie(seq: Sequence, frames: list[int], masks: list, records: list, path: Path) -> None:
@@ -214,14 +262,18 @@ def predict_run(run: RunDir, data: str, sequences: list[str], out: Path | None,
         if which not in ("test", "train") or len(sequences) > 1:
             raise CtcUnetError(f"ISBI 2012 sequence must be test or train, got "
                                f"{', '.join(sequences)!r}")
-        volume = read_stack(root / (TEST_VOLUME if which == "test" else TRAIN_VOLUME))
+        source = root / (TEST_VOLUME if which == "test" else TRAIN_VOLUME)
+        target = out_root / f"{which}-volume-probabilities.tif"
+        check_apart(target, [source, *run.inputs()])
+        volume = read_stack(source)
         pred = override(load_predictor(run, device, volume.shape[1:]), tile, tta)
-        return [predict_isbi_volume(pred, volume, out_root / f"{which}-volume-probabilities.tif")]
+        return [predict_isbi_volume(pred, volume, target)]
     dataset = open_ctc_dataset(root)
     seqs = ([dataset.sequence(s) for s in sequences] if sequences
             else list(dataset.sequences.values()))
     for seq in seqs:  # shapes and readable headers of every sequence before any work
         seq.check_frames()
+    check_outputs(run, seqs, out_root, save_probabilities)
     pred = override(load_predictor(run, device, seqs[0].first_shape), tile, tta)
     return [predict_sequence(pred, seq, out_root, save_probabilities, interactive, movie)
             for seq in seqs]

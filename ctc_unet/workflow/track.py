@@ -11,15 +11,22 @@ from pathlib import Path
 import numpy as np
 
 from ctc_unet.config import TrackingConfig
-from ctc_unet.data.ctc import count_divisions, indexed_files, write_result_folder
+from ctc_unet.data.ctc import (
+    RESULT_WHAT,
+    count_divisions,
+    indexed_files,
+    is_result_folder,
+    write_result_folder,
+)
 from ctc_unet.data.images import check_labels, read_tiff
 from ctc_unet.errors import DataError
 from ctc_unet.evaluation.ctc import ctcmetrics_problem
+from ctc_unet.files import check_apart, check_replaceable
 from ctc_unet.tracking.linking import track_instances
 
 logger = logging.getLogger(__name__)
 
-MASK_RE = re.compile(r"^(?:mask|man_seg)(\d{3,4})\.tiff?$", re.IGNORECASE)
+MASK_RE = re.compile(r"^(?:mask|man_seg)(\d{3,4})\.tiff?\Z", re.IGNORECASE)
 
 
 def read_mask_folder(folder: Path) -> tuple[list[int], list[np.ndarray], int]:
@@ -48,8 +55,14 @@ def read_mask_folder(folder: Path) -> tuple[list[int], list[np.ndarray], int]:
 def track_folder(masks_dir: Path, out: Path, cfg: TrackingConfig) -> tuple[Path, int, int]:
     """Track the masks of ``masks_dir`` into the CTC result folder ``out``; returns it, the
     number of tracks and the number of divisions. Nothing is written unless py-ctcmetrics
-    validates the result."""
+    validates the result; ``out`` may not be, lie inside or contain ``masks_dir``, and may
+    replace only an earlier result."""
+    check_apart(out, [masks_dir])
+    check_replaceable(out, is_result_folder, RESULT_WHAT)
     frames, masks, digits = read_mask_folder(masks_dir)
+    if not any(m.any() for m in masks):
+        raise DataError(f"{masks_dir}: no objects in any of its {len(masks)} masks (all "
+                        "background); there is nothing to track")
     tracked, records = track_instances(masks, cfg)
 
     def check(staging: Path) -> None:

@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ctc_unet.config import Config, load_config
-from ctc_unet.data.locate import dataset_name, resolve_dataset
+from ctc_unet.data.locate import dataset_inputs, dataset_name, resolve_dataset
 from ctc_unet.errors import CtcUnetError
-from ctc_unet.files import remove_empty, write_text_atomic
+from ctc_unet.files import check_apart, remove_empty, write_text_atomic
 from ctc_unet.rundir import RunDir, RunLock, Split, load_checkpoint
 from ctc_unet.training.loop import TrainResult, train
 
@@ -60,6 +60,7 @@ def train_run(name: str, config: Path | None = None, profile: str | None = None,
     recipe = (recipe or load_config(dataset, config, profile=profile)) if fresh else None
     cfg = _run_config(run, recipe, bool(config or profile), iterations, seed)
     root, _ = resolve_dataset(name, data_dir, download=True, progress=interactive)
+    check_apart(run.root, dataset_inputs(root), replaces=False)
     created = [p for p in (run.root, *run.root.parents) if not p.exists()][::-1]
     before = set(run.root.iterdir()) if run.root.is_dir() else set()
     started = owned = False

@@ -30,8 +30,15 @@ import yaml
 from ctc_unet.config import Config, dump_config
 from ctc_unet.data.ctc import context_stack, open_ctc_dataset
 from ctc_unet.data.isbi import is_isbi_folder, read_isbi2012
+from ctc_unet.data.locate import dataset_inputs
 from ctc_unet.errors import CtcUnetError
-from ctc_unet.files import atomic_write, staged_dir
+from ctc_unet.files import (
+    atomic_write,
+    check_apart,
+    check_replaceable,
+    remove_stale_staging,
+    staged_dir,
+)
 from ctc_unet.inference.tiling import as_batch, mirror_pad, predict_whole
 from ctc_unet.model.geometry import margin, next_valid
 from ctc_unet.model.unet import UNetProbabilities
@@ -67,9 +74,17 @@ def export_run(run: RunDir, data: Path, out: Path) -> Path:
     """
     spec = _bioimageio_spec()
     cfg = run.load_config()
+    out = Path(out)
+    inputs = [*run.inputs(), *dataset_inputs(data)]
+    for final in (out, package_dir(out)):
+        check_apart(final, inputs)
+    check_replaceable(package_dir(out), is_package_folder, PACKAGE_WHAT)
+    if out.is_dir():
+        raise CtcUnetError(f"{out}: is a folder; the package is a .zip file")
+    remove_stale_staging(out.parent)  # what an export killed here before left behind
     ref, raw = test_frame(run, data, cfg.model.context_frames)
     model = _network(run, cfg)
-    with staged_dir(package_dir(out)) as pkg:
+    with staged_dir(package_dir(out), is_package_folder, PACKAGE_WHAT) as pkg:
         diff, prob = _write_weights(model, pkg, raw)
         logger.info("TorchScript vs predict on %s:%d: max abs difference %.1e", ref.sequence,
                     ref.t, diff)
@@ -97,6 +112,14 @@ def export_package(run: RunDir, data: str | Path | None = None, out: Path | None
     if out.suffix != ".zip":
         raise CtcUnetError(f"{out}: the package is a .zip file")
     return export_run(run, root, out)
+
+
+PACKAGE_WHAT = "a bioimage.io package (rdf.yaml)"
+
+
+def is_package_folder(folder: Path) -> bool:
+    """An unzipped package an earlier export wrote (it holds rdf.yaml)."""
+    return (Path(folder) / "rdf.yaml").is_file()
 
 
 def package_dir(out: Path) -> Path:
