@@ -22,31 +22,40 @@ one line). Nothing here configures logging: the messages go to the ``ctc_unet`` 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ctc_unet.config import Config
 from ctc_unet.data.ctc import TrackRecord
+from ctc_unet.inference.predictor import Predictor
 from ctc_unet.rundir import RunDir
 
 
-@dataclass
 class Model:
-    """A trained run's network with its chosen post-processing and tracking settings."""
+    """A trained run's network with its chosen post-processing and tracking settings: the
+    public face of ``ctc_unet.inference.predictor.Predictor``."""
 
-    run: RunDir
-    predictor: object  # ctc_unet.workflow.predict.Predictor
+    def __init__(self, run: RunDir, predictor: Predictor) -> None:
+        self.run = run
+        self.predictor = predictor
+
+    def __repr__(self) -> str:
+        mc, post = self.config.model, self.predictor.post
+        return (f"Model({str(self.run.root)!r}: U-Net depth {mc.depth}, {mc.base_channels} "
+                f"channels, {self.context_frames} context frame(s); {post.method} threshold "
+                f"{post.threshold:g}, min size {post.min_size}; tile {self.predictor.tile}, "
+                f"{self.predictor.device})")
 
     @property
-    def config(self):
-        """The run's resolved configuration (``ctc_unet.config.Config``)."""
+    def config(self) -> Config:
+        """The run's resolved configuration."""
         return self.predictor.cfg
 
     @property
     def context_frames(self) -> int:
         """k: a model with temporal context segments frame t from frames t-k .. t+k."""
-        return self.config.model.context_frames
+        return self.predictor.context
 
     def predict_probabilities(self, image: np.ndarray) -> np.ndarray:
         """Cell probability of a raw (H, W) frame: (H, W) float32 in [0, 1] (overlap-tile
@@ -54,24 +63,19 @@ class Model:
         temporal context takes the (2k + 1, H, W) stack of frames t-k .. t+k instead."""
         return self.predictor.probabilities(_frame(image, 2 * self.context_frames + 1))[1]
 
-    def predict_instances(self, image: np.ndarray) -> np.ndarray:
+    def predict_instances(self, image: np.ndarray, *, threshold: float | None = None,
+                          min_size: int | None = None) -> np.ndarray:
         """Instance labels of a raw (H, W) frame (or context stack, as for
         ``predict_probabilities``): (H, W) uint16, 0 = background, with the post-processing
-        the run chose on its choosing frames."""
-        return self.predictor.instances(self.predict_probabilities(image))
+        the run chose on its choosing frames, or another ``threshold`` / ``min_size``."""
+        pred = self.predictor.with_settings(threshold=threshold, min_size=min_size)
+        return pred.instances(self.predict_probabilities(image))
 
     def track(self, frames: Iterable[np.ndarray]) -> tuple[list[np.ndarray], list[TrackRecord]]:
         """Segment and link a time series of raw (H, W) frames: tracked label images (a track
         keeps its label) and the track records of ``res_track.txt`` (frame = list index).
         A model with temporal context reads each frame's neighbours from the series."""
-        from ctc_unet.tracking.linking import track_instances
-
-        series, pred = [_frame(f) for f in frames], self.predictor
-        times = range(len(series))
-        # the frames are checked once above; the stacks go to the predictor as they are
-        instances = [pred.instances(pred.probabilities(
-            pred.network_input(series.__getitem__, times, t))[1]) for t in times]
-        return track_instances(instances, self.config.tracking)
+        return self.predictor.track([_frame(f) for f in frames])
 
 
 def _frame(image: np.ndarray, frames: int = 1) -> np.ndarray:
@@ -96,11 +100,10 @@ def load_model(run_dir: str | Path | RunDir, device: str = "auto",
     """The best checkpoint of a run directory (else its last), ready to predict.
     ``frame_shape`` sizes the automatic tile; ``tile`` / ``tta`` override the config."""
     from ctc_unet.device import resolve_device
-    from ctc_unet.workflow.predict import load_predictor, override
 
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(Path(run_dir))
     run.load_config()  # a clear error when it is not a run directory
-    predictor = override(load_predictor(run, resolve_device(device), frame_shape), tile, tta)
+    predictor = Predictor.from_run(run, resolve_device(device), frame_shape, tile=tile, tta=tta)
     return Model(run, predictor)
 
 

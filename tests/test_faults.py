@@ -452,7 +452,7 @@ def _raise_signal_on_call(n: int, sig=None):
 
 
 def test_sigterm_during_prediction_removes_everything_staged(data, run, tmp_path, monkeypatch):
-    from ctc_unet.workflow.predict import Predictor
+    from ctc_unet.inference.predictor import Predictor
 
     out = tmp_path / "out"
     monkeypatch.setattr(Predictor, "instances", _raise_signal_on_call(4)(Predictor.instances))

@@ -20,10 +20,12 @@ LAYERS = [
     ["rundir"],            # the run directory, its split and checkpoints: training writes,
                            # everything else reads
     ["evaluation"],        # measures on arrays and files (py-ctcmetrics); no prediction
-    ["inference"],         # tiled prediction, TTA; knows nothing of training
     ["postprocess"],       # instances from probabilities, the post-processing search
     ["tracking"],          # linking instances; no measures
     ["movie"],             # the tracked frames as an animated GIF (reads track records)
+    ["inference"],         # tiled prediction, TTA, and the trained model (Predictor: a run's
+                           # network, chosen post-processing and tracking); knows nothing of
+                           # training
     ["training"],          # the loop, validation, splits
     ["workflow"],          # train / predict / evaluate / track as jobs on run directories
     ["submission", "zoo"],  # challenge packages; bioimage.io model packages (model zoo)

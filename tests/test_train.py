@@ -235,14 +235,14 @@ def test_adam_option_trains_and_resumes(synthetic_root, tmp_path):
 def test_three_class_network_trains_and_predicts(synthetic_root, tmp_path):
     """model.n_classes 3 (background / cell / separation border): the head has 3 outputs, the
     run trains with 3-class targets, and predict turns its cell channel into instances."""
-    from ctc_unet.workflow.predict import load_predictor
+    from ctc_unet.inference.predictor import Predictor
 
     cfg = load_config(None, overrides={**tiny(iterations=6, val_every=6),
                                        "model": {**TINY["model"], "n_classes": 3}})
     run = RunDir(tmp_path / "three")
     assert train(synthetic_root, run, cfg, "cpu").status == "finished"
     assert load_checkpoint(run.last)["model"]["head.weight"].shape[0] == 3
-    pred = load_predictor(run, torch.device("cpu"), (64, 80))
+    pred = Predictor.from_run(run, torch.device("cpu"), (64, 80))
     prob = pred.probabilities(np.random.default_rng(0).random((64, 80)).astype(np.float32))
     assert prob.shape == (3, 64, 80) and np.allclose(prob.sum(0), 1.0, atol=1e-5)
     result = CliRunner().invoke(app, ["predict", str(run.root), "--data", str(synthetic_root),

@@ -15,11 +15,23 @@ At depth 4 with 64 base channels this is the paper's network: 23 convolutional l
 from __future__ import annotations
 
 import math
+from typing import Protocol
 
 import torch
 from torch import nn
 
 from ctc_unet.model.geometry import output_size
+
+
+class NetworkSpec(Protocol):
+    """What builds a network: a ``model`` configuration section (``ctc_unet.config``)."""
+
+    @property
+    def input_channels(self) -> int: ...
+    n_classes: int
+    base_channels: int
+    depth: int
+    dropout: float
 
 
 def _double_conv(cin: int, cout: int) -> nn.Sequential:
@@ -68,6 +80,13 @@ class UNet(nn.Module):
         self.head_init = head_init
         self.channels_last = False
         self.reset_parameters()
+
+    @classmethod
+    def from_config(cls, spec: NetworkSpec, head_init: str = "he") -> UNet:
+        """The network a ``model`` configuration section describes (its input channels count
+        the frames of temporal context)."""
+        return cls(spec.input_channels, spec.n_classes, spec.base_channels, spec.depth,
+                   spec.dropout, head_init)
 
     def use_channels_last(self, enabled: bool = True) -> UNet:
         """Keep weights and activations channels-last (NHWC): oneDNN's fastest convolution

@@ -133,11 +133,12 @@ def _package_dataset(pkg: Path, dataset: str, run: RunDir, cfg: Config, sequence
                      device: torch.device, interactive: bool) -> None:
     """Predict and validate every sequence of one dataset into ``pkg/<dataset>``; its run
     script, weights, config and post-processing into ``pkg/SW``."""
-    from ctc_unet.workflow.predict import load_predictor, predict_sequence
+    from ctc_unet.inference.predictor import Predictor
+    from ctc_unet.workflow.predict import predict_sequence
 
     sw = pkg / "SW"
     first = next(iter(sequences.sequences.values()))
-    pred = load_predictor(run, device, first.first_shape)
+    pred = Predictor.from_run(run, device, first.first_shape)
     for seq in sequences.sequences.values():
         res = predict_sequence(pred, seq, pkg / dataset, interactive=interactive)
         problem = ctcmetrics_problem(res)

@@ -94,9 +94,7 @@ class Trainer:
         split = run.load_split() if state and run.split.is_file() else self.given_split
         self.split, train_frames, self.val_frames = load_frames(self.root, self.cfg, split)
         self.samples = TrainingSamples(train_frames, self.cfg, run.target_cache)
-        mc = self.cfg.model
-        self.model = UNet(mc.input_channels, mc.n_classes, mc.base_channels, mc.depth,
-                          mc.dropout, train_cfg.head_init).to(device)
+        self.model = UNet.from_config(self.cfg.model, train_cfg.head_init).to(device)
         if train_cfg.channels_last:
             self.model.use_channels_last()
         self.optimizer, self.scheduler = make_optimizer(self.model, train_cfg)

@@ -62,8 +62,7 @@ def choose_postprocess(run: RunDir, cfg: Config, frames: list[AnnotatedFrame],
     """Search threshold and minimum size on the validation frames with the best weights;
     save the choice as postprocess.json (used by predict). The probabilities are those
     predict will see: averaged over the test-time augmentation when the config asks for it."""
-    mc = cfg.model
-    model = UNet(mc.input_channels, mc.n_classes, mc.base_channels, mc.depth, mc.dropout)
+    model = UNet.from_config(cfg.model)
     model.load_state_dict(load_checkpoint(run.chosen)["model"])
     model.to(device)
     ic = cfg.inference

@@ -111,10 +111,11 @@ def evaluate_ctc_run(run: RunDir | None, path: Path, root: Path, sequence: list[
     check_apart(dest, [*inputs, *(run.inputs() if run is not None else [])])
     check_replaceable(dest, is_evaluation_folder, EVALUATION_WHAT)
     if run is not None:
-        from ctc_unet.workflow.predict import check_outputs, load_predictor, predict_sequence
+        from ctc_unet.inference.predictor import Predictor
+        from ctc_unet.workflow.predict import check_outputs, predict_sequence
 
         check_outputs(run, seqs, res_root, False)
-        pred = load_predictor(run, device, seqs[0].first_shape)
+        pred = Predictor.from_run(run, device, seqs[0].first_shape)
         for s in seqs:
             predict_sequence(pred, s, res_root, interactive=interactive)
     for s in seqs:  # every result readable and valid before anything is scored or written
@@ -155,7 +156,8 @@ def evaluate_isbi_run(run: RunDir, root: Path, device: torch.device) -> list[dic
 
     from ctc_unet.data.isbi import read_isbi2012
     from ctc_unet.evaluation.isbi import ISBI_COLUMNS, isbi_measures
-    from ctc_unet.workflow.predict import load_predictor, volume_probabilities
+    from ctc_unet.inference.predictor import Predictor
+    from ctc_unet.workflow.predict import volume_probabilities
 
     data = read_isbi2012(root)
     split = run.load_split()
@@ -163,7 +165,7 @@ def evaluate_isbi_run(run: RunDir, root: Path, device: torch.device) -> list[dic
     slices = ([r.t for r in split.report] or [r.t for r in split.val]
               or list(range(data.train_volume.shape[0])))
     chose = ",".join(str(r.t) for r in split.val) if split.report else "same slices"
-    pred = load_predictor(run, device, data.train_volume.shape[1:])
+    pred = Predictor.from_run(run, device, data.train_volume.shape[1:])
     rows = []
     for tta in (False, True):
         p = replace(pred, cfg=replace(pred.cfg, inference=replace(pred.cfg.inference, tta=tta)))

@@ -1,27 +1,22 @@
-"""Predicting with a run: load its model, tile over frames, turn probabilities into tracked
-instances, write CTC results (or the ISBI 2012 probability stack)."""
+"""``predict``: a run's model over whole sequences, written as CTC results (or the ISBI 2012
+probability stack); the model itself is ``ctc_unet.inference.predictor.Predictor``."""
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import logging
-from collections.abc import Callable
 from collections.abc import Sequence as Sequence_
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import tifffile
 import torch
 
-from ctc_unet.config import Config, PostprocessConfig
 from ctc_unet.data.ctc import (
     RESULT_WHAT,
     Sequence,
     children,
-    context_stack,
     count_divisions,
     is_result_folder,
     res_folder,
@@ -35,89 +30,12 @@ from ctc_unet.files import (
     holds_only,
     staged_dir,
 )
-from ctc_unet.inference.checks import output_problem
-from ctc_unet.inference.tiling import choose_tile, memory_budget, predict_tiled
-from ctc_unet.inference.tta import predict_tta
-from ctc_unet.model.unet import UNet
-from ctc_unet.postprocess.instances import instances_from_probability
-from ctc_unet.postprocess.search import describe
-from ctc_unet.rundir import RunDir, load_checkpoint, load_weights
+from ctc_unet.inference.predictor import Predictor
+from ctc_unet.rundir import RunDir
 from ctc_unet.targets.frames import normalize_image
 from ctc_unet.tracking.linking import track_instances
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class Predictor:
-    """A trained model with everything needed to predict: config, post-processing, tile."""
-
-    model: UNet
-    cfg: Config
-    post: PostprocessConfig
-    device: torch.device
-    tile: int
-    checkpoint: Path | None = None  # where the weights came from, for error messages
-
-    @property
-    def context(self) -> int:
-        """Frames of temporal context on each side of the frame the network segments."""
-        return self.cfg.model.context_frames
-
-    def network_input(self, read: Callable[[int], np.ndarray], times: Sequence_[int], t: int
-                      ) -> np.ndarray:
-        """The raw input for frame ``t`` of the sorted ``times``: ``read(t)``, or with temporal
-        context the (2k + 1, H, W) stack of frames t-k .. t+k (ends repeated)."""
-        return context_stack(read, times, t, self.context) if self.context else read(t)
-
-    def probabilities(self, image: np.ndarray, where: str = "the image") -> np.ndarray:
-        """(K, H, W) class probabilities of a raw (H, W) frame, or of the (2k + 1, H, W) stack
-        of ``network_input`` for a network with temporal context (normalized here, frame by
-        frame). CtcUnetError naming ``where`` and the checkpoint when they are NaN or
-        constant (``ctc_unet.inference.checks``)."""
-        channels = 1 if image.ndim == 2 else image.shape[0]
-        if channels != self.model.in_channels:
-            raise CtcUnetError(
-                f"this model reads {self.model.in_channels} frame(s) (model.context_frames "
-                f"{self.context}: frames t-{self.context} .. t+{self.context}), got an input of "
-                f"shape {image.shape}")
-        x = normalize_image(image)
-        ic = self.cfg.inference
-
-        def forward(view: np.ndarray) -> np.ndarray:
-            return predict_tiled(self.model, view, self.tile, self.device, ic.sw_batch_size)
-
-        prob = predict_tta(forward, x, ic.tta_count) if ic.tta else forward(x)
-        problem = output_problem(prob, image)
-        if problem is not None:
-            source = f" of {self.checkpoint}" if self.checkpoint is not None else ""
-            raise CtcUnetError(f"{where}: the network's probabilities{source} are {problem}")
-        return prob
-
-    def instances(self, prob_cell: np.ndarray) -> np.ndarray:
-        """Instance labels (H, W) uint16 from the cell probability."""
-        return instances_from_probability(prob_cell, self.post, self.cfg.targets.border_width)
-
-
-def load_predictor(run: RunDir, device: torch.device, frame_shape: tuple[int, int] = (512, 512)
-                   ) -> Predictor:
-    """The run's best checkpoint (else the last), its config and post-processing."""
-    cfg = run.load_config()
-    path = run.chosen
-    state = load_checkpoint(path, map_location="cpu")
-    mc = cfg.model
-    model = UNet(mc.input_channels, mc.n_classes, mc.base_channels, mc.depth, mc.dropout)
-    load_weights(model, state, path, cfg)
-    model.to(device).eval()
-    if cfg.inference.channels_last and device.type == "cpu":
-        model.use_channels_last()
-    post = run.load_postprocess(cfg.postprocess)
-    tile = cfg.inference.tile_size or choose_tile(frame_shape, mc.base_channels, mc.depth,
-                                                  memory_budget(device))
-    logger.info("model from %s (iteration %s), tile %d px, %s, threshold %.2f, min size %d",
-                path.name, state.get("iteration"), tile, describe(dataclasses.asdict(post)),
-                post.threshold, post.min_size)
-    return Predictor(model, cfg, post, device, tile, path)
 
 
 def _progress(total: int, label: str, interactive: bool):
@@ -150,9 +68,8 @@ def predict_sequence(pred: Predictor, seq: Sequence, out_root: Path,
                     if save_probabilities else None)
         try:
             for k, t in enumerate(frames):
-                prob = pred.probabilities(pred.network_input(read, frames, t),
-                                          str(seq.frames[t]))[1]
-                instances.append(pred.instances(prob))
+                prob, labels = pred.segment(read, frames, t, str(seq.frames[t]))
+                instances.append(labels)
                 if prob_dir is not None:
                     tifffile.imwrite(prob_dir / f"prob{t:0{seq.digits}d}.tif", prob)
                 if progress is not None:
@@ -197,7 +114,6 @@ def check_outputs(run: RunDir, seqs: list[Sequence], out_root: Path,
 
 def _movie(seq: Sequence, frames: list[int], masks: list, records: list, path: Path) -> None:
     from ctc_unet.movie import write_movie
-    from ctc_unet.targets.frames import normalize_image
 
     # frames are read again rather than kept from prediction: a sequence's frames at full
     # size would double the memory prediction needs
@@ -221,21 +137,8 @@ def volume_probabilities(pred: Predictor, volume: np.ndarray, slices: Sequence_[
     """Cell probability (len(slices), H, W) float32 of ``slices`` of a (Z, H, W) stack (the
     neighbouring slices are the temporal context of a network that reads some)."""
     everything = range(len(volume))
-    return np.stack([pred.probabilities(pred.network_input(volume.__getitem__, everything, z))[1]
+    return np.stack([pred.segment(volume.__getitem__, everything, z, f"slice {z}")[0]
                      for z in slices]).astype(np.float32)
-
-
-def override(pred: Predictor, tile: int | None, tta: bool | None) -> Predictor:
-    """The predictor with another tile size (checked for the network) and/or TTA setting."""
-    if tile is not None:
-        from ctc_unet.model.geometry import output_size
-
-        output_size(tile, pred.model.depth)
-        pred = dataclasses.replace(pred, tile=tile)
-    if tta is not None:
-        pred = dataclasses.replace(pred, cfg=dataclasses.replace(
-            pred.cfg, inference=dataclasses.replace(pred.cfg.inference, tta=tta)))
-    return pred
 
 
 def predict_run(run: RunDir, data: str, sequences: list[str], out: Path | None,
@@ -266,7 +169,7 @@ def predict_run(run: RunDir, data: str, sequences: list[str], out: Path | None,
         target = out_root / f"{which}-volume-probabilities.tif"
         check_apart(target, [source, *run.inputs()])
         volume = read_stack(source)
-        pred = override(load_predictor(run, device, volume.shape[1:]), tile, tta)
+        pred = Predictor.from_run(run, device, volume.shape[1:], tile=tile, tta=tta)
         return [predict_isbi_volume(pred, volume, target)]
     dataset = open_ctc_dataset(root)
     seqs = ([dataset.sequence(s) for s in sequences] if sequences
@@ -274,6 +177,6 @@ def predict_run(run: RunDir, data: str, sequences: list[str], out: Path | None,
     for seq in seqs:  # shapes and readable headers of every sequence before any work
         seq.check_frames()
     check_outputs(run, seqs, out_root, save_probabilities)
-    pred = override(load_predictor(run, device, seqs[0].first_shape), tile, tta)
+    pred = Predictor.from_run(run, device, seqs[0].first_shape, tile=tile, tta=tta)
     return [predict_sequence(pred, seq, out_root, save_probabilities, interactive, movie)
             for seq in seqs]
