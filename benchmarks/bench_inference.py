@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import argparse
 import platform
-import time
 
 import numpy as np
 import torch
+from timing import best_seconds, matmul_gflops  # benchmarks/timing.py
 
 from ctc_unet.inference.tiling import (
     choose_tile,
@@ -54,27 +54,6 @@ def forward_flops(model: UNet, shape: tuple[int, int]) -> float:
     for h in handles:
         h.remove()
     return flops
-
-
-def timed(fn, repeats: int, device: torch.device) -> float:
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        t0 = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
-def matmul_gflops(device: torch.device, n: int = 2048) -> float:
-    a = torch.randn(n, n, device=device)
-    b = torch.randn(n, n, device=device)
-    t = timed(lambda: a @ b, 5, device)
-    return 2 * n**3 / t / 1e9
 
 
 def _variants(model: UNet, x: torch.Tensor) -> dict[str, object]:
@@ -115,7 +94,7 @@ def variants_table(tile: int, repeats: int) -> None:
     for label, fn in _variants(model, x).items():
         with torch.inference_mode():
             err = float((fn().float() - reference).abs().max())
-            t = timed(fn, repeats, device)
+            t = best_seconds(fn, repeats, device)
         peaks.append(matmul_gflops(device))  # beside each variant: this CPU's speed drifts
         rows.append((label, t, flops / t / 1e9, err))
     peak = float(np.median(peaks))
@@ -157,7 +136,7 @@ def main() -> None:
     for shape in ((512, 512), (520, 696)):
         image = np.random.default_rng(0).random(shape).astype(np.float32)
         padded, _ = mirror_pad(image, model.depth)
-        single = timed(lambda image=image: predict_whole(model, image, device), args.repeats,
+        single = best_seconds(lambda image=image: predict_whole(model, image, device), args.repeats,
                        device)
         gflops = forward_flops(model, padded.shape) / single / 1e9
         peaks.append(matmul_gflops(device))  # beside each measurement: the speed drifts
@@ -174,7 +153,7 @@ def main() -> None:
                     return predict_tiled(model, v, tile, device)
                 return predict_tta(one, image, tta) if tta > 1 else one(image)
 
-            t = timed(run, args.repeats, device)
+            t = best_seconds(run, args.repeats, device)
             rows.append((frame, label, str(tile), t, t / single / tta, None))
             if tile == auto and tta == 1:  # the tile predict uses by default
                 overheads.append(t / single)

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import argparse
 import platform
-import time
 
 import numpy as np
 import torch
 from scipy import ndimage as ndi
+from timing import best_seconds  # benchmarks/timing.py
 
 from ctc_unet.config import load_config
 from ctc_unet.model.geometry import output_size
@@ -55,16 +55,6 @@ def naive_weight_map(labels: np.ndarray, w0: float = 10.0, sigma: float = 5.0) -
     return class_weights(target)[target] + np.where(target == 0, term, 0)
 
 
-def best_of(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -78,8 +68,8 @@ def main() -> None:
     print("| --- | ---: |")
     for n in (20, 500):
         lab = cells(n)
-        fast = best_of(lambda lab=lab: make_targets(lab, cfg.targets), args.repeats)
-        naive = best_of(lambda lab=lab: naive_weight_map(lab), max(1, args.repeats // 5))
+        fast = best_seconds(lambda lab=lab: make_targets(lab, cfg.targets), args.repeats)
+        naive = best_seconds(lambda lab=lab: naive_weight_map(lab), max(1, args.repeats // 5))
         print(f"| targets + weight map, 512x512, {n} cells (per-cell boxes) | {fast * 1e3:.1f} |")
         print(f"| weight map, 512x512, {n} cells (full EDT per cell, reference) "
               f"| {naive * 1e3:.1f} |")
@@ -95,7 +85,7 @@ def main() -> None:
         aug(data)
 
     n = 50
-    per = best_of(lambda: [one_sample() for _ in range(n)], max(1, args.repeats // 2)) / n
+    per = best_seconds(lambda: [one_sample() for _ in range(n)], max(1, args.repeats // 2)) / n
     print(f"| augmented 572x572 sample (+388x388 target, weights) | {per * 1e3:.1f} |")
 
 

@@ -36,6 +36,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from ceiling import ceiling_tracks  # benchmarks/ceiling.py, beside this script
 from choose_tracker import (
     LAPTRACK,
     laptrack_tracker,
@@ -52,7 +53,6 @@ from ctc_unet.data.ctc import (
     open_ctc_dataset,
     write_results,
 )
-from ctc_unet.evaluation.ceiling import ceiling_tracks
 from ctc_unet.evaluation.ctc import evaluate_ctc_sequence
 from ctc_unet.workflow.track import read_mask_folder
 
@@ -95,11 +95,12 @@ def ceiling_rows(name: str, masks: list[np.ndarray], frames: list[int], gt: Path
                for r in records]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        res = write_results(Path(tmp), gt.name[:-3], frames, labels, shifted, seq.digits)
+        res = write_results(Path(tmp), gt.name[:-3], frames, labels, records=shifted,
+                            digits=seq.digits)
         laid = time.perf_counter() - t0
         for role, block in blocks:
             t0 = time.perf_counter()
-            s = evaluate_ctc_sequence(res, gt, block, seq.digits)
+            s = evaluate_ctc_sequence(res, gt, block, digits=seq.digits)
             rows.append(_row(name, block, role, "ceiling: the reference's links", s,
                              laid + time.perf_counter() - t0))
     return rows

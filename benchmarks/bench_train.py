@@ -34,6 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from timing import matmul_gflops, sync  # benchmarks/timing.py
 from torch.utils.flop_counter import FlopCounterMode
 
 from ctc_unet.config import Config, load_config
@@ -58,36 +59,13 @@ VARIANTS = {  # label: (autocast dtype, channels-last, batch)
 PHASES = ("data", "forward", "backward", "optimizer")
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def matmul_gflops(device: torch.device, dtype: torch.dtype = torch.float32, n: int = 2048,
-                  repeats: int = 5) -> float:
-    """GFLOP/s of an n x n matmul, median of ``repeats``."""
-    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device,
-                                                                       dtype=dtype)
-    a @ b
-    times = []
-    for _ in range(repeats):
-        _sync(device)
-        t0 = time.perf_counter()
-        a @ b
-        _sync(device)
-        times.append(time.perf_counter() - t0)
-    return 2 * n**3 / statistics.median(times) / 1e9
-
-
 class Step:
     """One training step of a variant, timed by phase. ``run()`` returns seconds per phase."""
 
     def __init__(self, samples: TrainingSamples, cfg: Config, device: torch.device,
                  dtype: torch.dtype | None, channels_last: bool, batch: int) -> None:
-        mc = cfg.model
         torch.manual_seed(0)
-        self.model = UNet(mc.in_channels, mc.n_classes, mc.base_channels, mc.depth, mc.dropout,
-                          cfg.train.head_init).to(device)
+        self.model = UNet.from_config(cfg.model, cfg.train.head_init).to(device)
         if channels_last:
             self.model.use_channels_last()
         self.optimizer, _ = make_optimizer(self.model, cfg.train)
@@ -111,16 +89,16 @@ class Step:
         batch = self._batch()
         marks.append(time.perf_counter())
         loss = self._loss(batch)
-        _sync(self.device)
+        sync(self.device)
         marks.append(time.perf_counter())
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        _sync(self.device)
+        sync(self.device)
         marks.append(time.perf_counter())
         if self.clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)
         self.optimizer.step()
-        _sync(self.device)
+        sync(self.device)
         marks.append(time.perf_counter())
         return {p: marks[i + 1] - marks[i] for i, p in enumerate(PHASES)}
 

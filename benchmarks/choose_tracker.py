@@ -150,8 +150,8 @@ def score_block(masks: list[np.ndarray], frames: list[int], block: tuple[int, in
     empty = np.zeros_like(masks[0])
     full = [tracked[inside.index(i)] if i in inside else empty for i in range(len(frames))]
     with tempfile.TemporaryDirectory() as tmp:
-        res = write_results(Path(tmp), gt.name[:-3], frames, full, shifted, 3)
-        s = evaluate_ctc_sequence(res, gt, block, 3)
+        res = write_results(Path(tmp), gt.name[:-3], frames, full, records=shifted, digits=3)
+        s = evaluate_ctc_sequence(res, gt, block, digits=3)
     s["mean"] = float(np.mean([s[k] for k in KEYS if k in s]))
     return s
 

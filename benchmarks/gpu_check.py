@@ -43,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from timing import sync  # benchmarks/timing.py
 
 from ctc_unet.inference.tiling import predict_tiled
 from ctc_unet.inference.tta import predict_tta
@@ -51,11 +52,6 @@ from ctc_unet.model.unet import UNet
 from ctc_unet.training.loss import weighted_cross_entropy
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 class OutOfTime(Exception):
@@ -69,7 +65,7 @@ def rate(fn, items: int, device: torch.device, seconds: float, min_runs: int = 3
     if time.perf_counter() >= deadline:
         raise OutOfTime
     fn()
-    _sync(device)
+    sync(device)
     times: list[float] = []
     start = time.perf_counter()
     while len(times) < min_runs or time.perf_counter() - start < seconds:
@@ -77,7 +73,7 @@ def rate(fn, items: int, device: torch.device, seconds: float, min_runs: int = 3
             break
         t0 = time.perf_counter()
         fn()
-        _sync(device)
+        sync(device)
         times.append(time.perf_counter() - t0)
         if len(times) >= 200:
             break

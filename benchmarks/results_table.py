@@ -138,6 +138,9 @@ def _command(run: RunDir) -> str:
     return ""
 
 
+MOVED_FROM, MOVED_TO = ("configs", "experiments"), ("benchmarks", "experiments")
+
+
 def reproduced_today(run: RunDir) -> bool:
     """Whether the run's recorded command, with today's configuration files, resolves to the
     configuration the run trained with (config.yaml)."""
@@ -157,6 +160,8 @@ def reproduced_today(run: RunDir) -> bool:
     if "--iterations" in opts:
         train["iterations"] = int(opts["--iterations"])
     extra = Path(opts["--config"]) if "--config" in opts else None
+    if extra is not None and not extra.is_file() and extra.parts[:2] == MOVED_FROM:
+        extra = Path(*MOVED_TO, *extra.parts[2:])  # the trial configs left the package
     try:
         now = load_config(cfg.dataset, extra, {"train": train}, opts.get("--profile"))
     except Exception:  # a file of the command that no longer exists: not reproduced

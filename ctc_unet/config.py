@@ -1,6 +1,8 @@
 """Typed, frozen configuration parsed from YAML (``configs/defaults.yaml`` and per-dataset files).
 
-A dataset's configuration is ``defaults.yaml`` with ``<DATASET>.yaml`` merged over it (and then
+``configs/defaults.yaml`` is the one source of the default values: every field below takes its
+default from it (``_d``), and the classes add types, ranges and checks. A dataset's
+configuration is those defaults with ``<DATASET>.yaml`` merged over them (then the profile, then
 any ``--config FILE``). Unknown keys and wrong types are rejected with a message that names the
 file and the key.
 """
@@ -20,18 +22,37 @@ from ctc_unet.config_io import build, merge, read_yaml
 from ctc_unet.errors import ConfigError
 
 
+def config_dir() -> Traversable:
+    """The shipped YAML files (``configs/`` of the source tree, packaged as ctc_unet/configs;
+    read through importlib.resources so that a zipped wheel works too)."""
+    return importlib.resources.files("ctc_unet") / "configs"
+
+
+DEFAULTS_FILE = config_dir() / "defaults.yaml"
+_DEFAULTS = read_yaml(DEFAULTS_FILE)
+
+
+def _d(section: str, key: str) -> Any:
+    """The default of ``section.key`` from ``configs/defaults.yaml`` (lists as tuples)."""
+    try:
+        value = _DEFAULTS[section][key]
+    except (KeyError, TypeError):
+        raise ConfigError(f"{DEFAULTS_FILE}: {section}.{key}: missing (the shipped defaults "
+                          "list every key; reinstall ctc-unet)") from None
+    return tuple(value) if isinstance(value, list) else value
+
+
 @dataclass(frozen=True)
 class TargetConfig:
     """Training targets (paper section 3): separation borders and the weight map."""
 
-    source: Literal["GT", "ST", "GT+ST"] = "GT"
-    # px of background put between touching cells (0 = none)
-    border_width: int = field(default=2, metadata={"range": (0, 64)})
-    w0: float = field(default=10.0, metadata={"range": (0.0, 1e4)})
-    sigma: float = field(default=5.0, metadata={"gt": 0.0})
-    class_balance: bool = True  # w_c = N / (K n_c) over the taught pixels
-    ignore_unannotated: bool = True  # weight 0 around tracked cells that have no GT mask
-    ignore_margin: int = 5  # px added around an unannotated cell's estimated extent
+    source: Literal["GT", "ST", "GT+ST"] = _d("targets", "source")
+    border_width: int = field(default=_d("targets", "border_width"), metadata={"range": (0, 64)})
+    w0: float = field(default=_d("targets", "w0"), metadata={"range": (0.0, 1e4)})
+    sigma: float = field(default=_d("targets", "sigma"), metadata={"gt": 0.0})
+    class_balance: bool = _d("targets", "class_balance")
+    ignore_unannotated: bool = _d("targets", "ignore_unannotated")
+    ignore_margin: int = _d("targets", "ignore_margin")
 
 
 @dataclass(frozen=True)
@@ -39,53 +60,46 @@ class AugmentConfig:
     """Data augmentation (paper section 3.1): elastic deformation, shift, rotation, flips,
     gray-value changes. Probabilities in [0, 1]."""
 
-    elastic_prob: float = 1.0
-    elastic_grid: int = field(default=3, metadata={"range": (2, 64)})  # grid points per axis
-    # px, std of the grid displacements
-    elastic_std: float = field(default=10.0, metadata={"range": (0.0, 1e3)})
-    shift: bool = True  # random tile position (else the tile is centred on the frame)
-    # probability that a tile is centred on a pixel of an annotated cell (each cell pixel
-    # equally likely) rather than anywhere in the frame; 0 = the paper's uniform positions
-    cell_sampling: float = field(default=0.0, metadata={"range": (0.0, 1.0)})
-    rotate_prob: float = 0.5
-    # degrees, uniform in [-range, range]
-    rotate_range: float = field(default=180.0, metadata={"range": (0.0, 180.0)})
-    rot90_prob: float = 0.5
-    flip_prob: float = 0.5
-    image_interp: Literal["bicubic", "bilinear"] = "bicubic"
-    contrast_prob: float = 0.3
-    # intensity scale factor
-    contrast_range: tuple[float, float] = field(default=(0.75, 1.25), metadata={"gt": 0.0})
-    brightness_prob: float = 0.3
-    brightness_range: tuple[float, float] = (-0.1, 0.1)  # shift, in normalized units
-    gamma_prob: float = 0.3
-    gamma_range: tuple[float, float] = field(default=(0.7, 1.5), metadata={"gt": 0.0})
-    noise_prob: float = 0.2
-    noise_std: float = 0.03
-    # zoom: a tile covers scale x its size in the frame (log-uniform in the range; > 1 shows
-    # smaller cells), for sequences whose cells are larger or smaller than the training ones
-    scale_prob: float = 0.0
-    scale_range: tuple[float, float] = field(default=(0.8, 1.25), metadata={"gt": 0.0})
-    # Gaussian blur of the image, sigma in px drawn per axis uniform in the range: focus
-    blur_prob: float = 0.0
-    blur_range: tuple[float, float] = field(default=(0.5, 1.5), metadata={"gt": 0.0})
+    elastic_prob: float = _d("augment", "elastic_prob")
+    elastic_grid: int = field(default=_d("augment", "elastic_grid"), metadata={"range": (2, 64)})
+    elastic_std: float = field(default=_d("augment", "elastic_std"), metadata={"range": (0.0, 1e3)})
+    shift: bool = _d("augment", "shift")
+    cell_sampling: float = field(default=_d("augment", "cell_sampling"),
+                                 metadata={"range": (0.0, 1.0)})
+    rotate_prob: float = _d("augment", "rotate_prob")
+    rotate_range: float = field(default=_d("augment", "rotate_range"),
+                                metadata={"range": (0.0, 180.0)})
+    rot90_prob: float = _d("augment", "rot90_prob")
+    flip_prob: float = _d("augment", "flip_prob")
+    image_interp: Literal["bicubic", "bilinear"] = _d("augment", "image_interp")
+    contrast_prob: float = _d("augment", "contrast_prob")
+    contrast_range: tuple[float, float] = field(default=_d("augment", "contrast_range"),
+                                                metadata={"gt": 0.0})
+    brightness_prob: float = _d("augment", "brightness_prob")
+    brightness_range: tuple[float, float] = _d("augment", "brightness_range")
+    gamma_prob: float = _d("augment", "gamma_prob")
+    gamma_range: tuple[float, float] = field(default=_d("augment", "gamma_range"),
+                                             metadata={"gt": 0.0})
+    noise_prob: float = _d("augment", "noise_prob")
+    noise_std: float = _d("augment", "noise_std")
+    scale_prob: float = _d("augment", "scale_prob")
+    scale_range: tuple[float, float] = field(default=_d("augment", "scale_range"),
+                                             metadata={"gt": 0.0})
+    blur_prob: float = _d("augment", "blur_prob")
+    blur_range: tuple[float, float] = field(default=_d("augment", "blur_range"),
+                                            metadata={"gt": 0.0})
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     """The network (paper Fig. 1): depth 4 and 64 base channels give 23 conv layers."""
 
-    in_channels: int = field(default=1, metadata={"range": (1, 1)})  # gray images only
-    # 2: background and cell (the paper); 3: the separation borders between touching cells
-    # become a class of their own (background / cell / border)
-    n_classes: int = field(default=2, metadata={"range": (2, 3)})
-    base_channels: int = field(default=64, metadata={"range": (1, 4096)})
-    depth: int = field(default=4, metadata={"range": (1, 8)})
-    dropout: float = field(default=0.5, metadata={"range": (0.0, 0.99)})
-    # temporal context (a step beyond the paper): the k frames before and after each frame
-    # are extra input channels, in time order t-k .. t+k; the sequence's ends repeat its
-    # first / last frame. 0: one frame, the paper's network
-    context_frames: int = field(default=0, metadata={"range": (0, 3)})
+    in_channels: int = field(default=_d("model", "in_channels"), metadata={"range": (1, 1)})
+    n_classes: int = field(default=_d("model", "n_classes"), metadata={"range": (2, 3)})
+    base_channels: int = field(default=_d("model", "base_channels"), metadata={"range": (1, 4096)})
+    depth: int = field(default=_d("model", "depth"), metadata={"range": (1, 8)})
+    dropout: float = field(default=_d("model", "dropout"), metadata={"range": (0.0, 0.99)})
+    context_frames: int = field(default=_d("model", "context_frames"), metadata={"range": (0, 3)})
 
     @property
     def input_channels(self) -> int:
@@ -107,12 +121,14 @@ class SplitConfig:
     near-copies). A held-out frame is annotated by its GT, else its ST; neither trains.
     """
 
-    train_sequences: tuple[str, ...] = ()  # empty: every annotated sequence not reported on
-    report_sequence: str = "auto"  # auto, none, or a sequence name
-    holdout_sequence: str = "auto"  # auto, or a sequence name
-    choose_fraction: float = field(default=0.14, metadata={"range": (0.01, 0.9)})
-    report_fraction: float = field(default=0.26, metadata={"range": (0.01, 0.9)})
-    gap_frames: int = field(default=4, metadata={"range": (0, 10**4)})
+    train_sequences: tuple[str, ...] = _d("split", "train_sequences")
+    report_sequence: str = _d("split", "report_sequence")
+    holdout_sequence: str = _d("split", "holdout_sequence")
+    choose_fraction: float = field(default=_d("split", "choose_fraction"),
+                                   metadata={"range": (0.01, 0.9)})
+    report_fraction: float = field(default=_d("split", "report_fraction"),
+                                   metadata={"range": (0.01, 0.9)})
+    gap_frames: int = field(default=_d("split", "gap_frames"), metadata={"range": (0, 10**4)})
 
     def __post_init__(self) -> None:
         if self.choose_fraction + self.report_fraction >= 1.0:
@@ -125,37 +141,34 @@ class SplitConfig:
 class TrainConfig:
     """Optimisation (paper section 3): SGD with high momentum, batch 1, large tiles."""
 
-    tile_size: int = 572
-    iterations: int = field(default=20000, metadata={"range": (1, 10**9)})
-    optimizer: Literal["sgd", "adam"] = "sgd"  # paper: SGD; Adam as a tuning option
-    lr: float = field(default=0.01, metadata={"gt": 0.0})
-    momentum: float = field(default=0.99, metadata={"range": (0.0, 0.9999)})  # SGD only
-    adam_betas: tuple[float, float] = (0.9, 0.999)  # Adam only
-    loss_reduction: Literal["mean", "sum"] = "mean"  # over output pixels; paper's energy: sum
-    head_init: Literal["he", "xavier"] = "xavier"  # the 1x1 output convolution's init
-    weight_decay: float = 0.0
-    lr_schedule: Literal["constant", "poly", "step", "cosine"] = "poly"
-    lr_power: float = field(default=0.9, metadata={"gt": 0.0})  # poly
-    lr_step: int = field(default=5000, metadata={"range": (1, 10**9)})  # step: every lr_step
-    # iterations ...
-    lr_gamma: float = field(default=0.1, metadata={"range": (0.0, 1.0)})  # ... times lr_gamma
-    warmup_iterations: int = 500
-    grad_clip: float = 1.0  # max gradient norm; 0 = off
-    seed: int = 0
-    log_every: int = field(default=50, metadata={"range": (1, 10**9)})
-    val_every: int = field(default=500, metadata={"range": (1, 10**9)})
-    checkpoint_every: int = field(default=500, metadata={"range": (1, 10**9)})
-    num_workers: int = 2
-    # mixed precision of the training step: auto = bf16 where the device computes it natively
-    # (CUDA, CPUs with AVX512-BF16 or AMX), else float32; fp16 on CUDA only
-    amp: Literal["none", "auto", "bf16", "fp16"] = "none"
-    channels_last: bool = False  # NHWC weights and activations in training
-    deterministic: bool = False
-    diagnostics_first: int = 200  # dead-ReLU / update-ratio records every 10 iterations up
-    # to here, then at every log line
-    # stop after this many validations with a constant output
-    collapse_patience: int = field(default=3, metadata={"range": (1, 10**6)})
-    collapse_std: float = 1e-3  # cell-probability spread below which the output is constant
+    tile_size: int = _d("train", "tile_size")
+    iterations: int = field(default=_d("train", "iterations"), metadata={"range": (1, 10**9)})
+    optimizer: Literal["sgd", "adam"] = _d("train", "optimizer")
+    lr: float = field(default=_d("train", "lr"), metadata={"gt": 0.0})
+    momentum: float = field(default=_d("train", "momentum"), metadata={"range": (0.0, 0.9999)})
+    adam_betas: tuple[float, float] = _d("train", "adam_betas")
+    loss_reduction: Literal["mean", "sum"] = _d("train", "loss_reduction")
+    head_init: Literal["he", "xavier"] = _d("train", "head_init")
+    weight_decay: float = _d("train", "weight_decay")
+    lr_schedule: Literal["constant", "poly", "step", "cosine"] = _d("train", "lr_schedule")
+    lr_power: float = field(default=_d("train", "lr_power"), metadata={"gt": 0.0})
+    lr_step: int = field(default=_d("train", "lr_step"), metadata={"range": (1, 10**9)})
+    lr_gamma: float = field(default=_d("train", "lr_gamma"), metadata={"range": (0.0, 1.0)})
+    warmup_iterations: int = _d("train", "warmup_iterations")
+    grad_clip: float = _d("train", "grad_clip")
+    seed: int = _d("train", "seed")
+    log_every: int = field(default=_d("train", "log_every"), metadata={"range": (1, 10**9)})
+    val_every: int = field(default=_d("train", "val_every"), metadata={"range": (1, 10**9)})
+    checkpoint_every: int = field(default=_d("train", "checkpoint_every"),
+                                  metadata={"range": (1, 10**9)})
+    num_workers: int = _d("train", "num_workers")
+    amp: Literal["none", "auto", "bf16", "fp16"] = _d("train", "amp")
+    channels_last: bool = _d("train", "channels_last")
+    deterministic: bool = _d("train", "deterministic")
+    diagnostics_first: int = _d("train", "diagnostics_first")
+    collapse_patience: int = field(default=_d("train", "collapse_patience"),
+                                   metadata={"range": (1, 10**6)})
+    collapse_std: float = _d("train", "collapse_std")
 
     def __post_init__(self) -> None:
         if not all(0.0 <= b < 1.0 for b in self.adam_betas):
@@ -167,59 +180,53 @@ class TrainConfig:
 class PostprocessConfig:
     """Instances from the cell probability (paper: borders keep touching cells apart)."""
 
-    threshold: float = field(default=0.5, metadata={"range": (0.0, 1.0)})
-    min_size: int = 30  # px; smaller components are dropped
-    fill_holes: bool = True
-    restore_borders: bool = True  # give separation-border pixels back to adjacent cells
-    method: Literal["components", "watershed"] = "components"  # watershed: seeded, so that a
-    # gap in a predicted border does not merge two cells
-    seeds: Literal["probability", "distance"] = "probability"  # watershed seeds: confident
-    # interiors (probability > seed_threshold), or maxima of the distance to the background
-    seed_threshold: float = field(default=0.8, metadata={"range": (0.0, 1.0)})
-    seed_distance: float = field(default=3.0, metadata={"range": (0.0, 1e3)})  # px: a distance
-    # maximum must rise this much above its saddle to seed its own cell (h-maxima)
+    threshold: float = field(default=_d("postprocess", "threshold"), metadata={"range": (0.0, 1.0)})
+    min_size: int = _d("postprocess", "min_size")
+    fill_holes: bool = _d("postprocess", "fill_holes")
+    restore_borders: bool = _d("postprocess", "restore_borders")
+    method: Literal["components", "watershed"] = _d("postprocess", "method")
+    seeds: Literal["probability", "distance"] = _d("postprocess", "seeds")
+    seed_threshold: float = field(default=_d("postprocess", "seed_threshold"),
+                                  metadata={"range": (0.0, 1.0)})
+    seed_distance: float = field(default=_d("postprocess", "seed_distance"),
+                                 metadata={"range": (0.0, 1e3)})
 
 
 @dataclass(frozen=True)
 class InferenceConfig:
     """Overlap-tile prediction (paper Fig. 2)."""
 
-    tile_size: int = 0  # 0: the largest valid tile that fits the device memory
-    tta: bool = False  # average over flips / 90-degree rotations
-    tta_count: int = field(default=8, metadata={"range": (1, 8)})  # of the square's 8
-    # symmetries (paper, EM: 7 rotated versions)
-    sw_batch_size: int = field(default=1, metadata={"range": (1, 1024)})
-    channels_last: bool = True  # on the CPU: NHWC weights and activations (1.15x measured);
-    # CUDA keeps the default layout until it is measured there
+    tile_size: int = _d("inference", "tile_size")
+    tta: bool = _d("inference", "tta")
+    tta_count: int = field(default=_d("inference", "tta_count"), metadata={"range": (1, 8)})
+    sw_batch_size: int = field(default=_d("inference", "sw_batch_size"),
+                               metadata={"range": (1, 1024)})
+    channels_last: bool = _d("inference", "channels_last")
 
 
 @dataclass(frozen=True)
 class TrackingConfig:
     """Linking instances into tracks (``ctc_unet.tracking.linking``; ``method: overlap`` is
-    the older greedy tracker, kept for comparison)."""
+    the greedy tracker of the authors' release: each object continues the track it overlaps
+    most)."""
 
-    method: Literal["global", "overlap"] = "global"
-    min_overlap: float = field(default=0.1, metadata={"range": (0.0, 1.0)})  # overlap method:
-    # fraction of an object's area that must overlap its predecessor
-    min_iou: float = field(default=0.1, metadata={"range": (0.0, 1.0)})  # a link's least IoU
-    link_lookback: bool = True  # a link also weighs the track's object of the frame before
-    # (a track keeps its identity when its object splits into halves for one frame)
-    max_gap: int = 1  # frames an object may be missed and its track go on (0 = no gaps)
-    max_gap_distance: float = 30.0  # px between centroids across a gap
-    division_rule: Literal["evidence", "cutoffs"] = "evidence"  # evidence: the cues of
-    # ctc_unet.tracking.divisions weighed together; cutoffs: the four division_* limits below
-    division_evidence: float = field(default=0.5, metadata={"range": (0.0, 1.0)})  # least
-    # product of the cues' plausibilities for a division (evidence rule)
-    division_size_ratio: float = field(default=0.5, metadata={"range": (0.0, 1.0)})  # the
-    # smaller daughter's area over the larger's, at least
-    division_area: tuple[float, float] = (0.5, 2.0)  # daughters' total area / mother's area
-    division_min_mother: int = 3  # frames the mother was seen before dividing
-    division_min_daughter: int = 3  # frames each daughter lasts
-    fragment_area: float = 1.2  # a short start next to a cell is a fragment of it, merged,
-    # when both together are at most this times the cell's previous area and the cell takes
-    # it back in the next frame (0 = never merge)
-    min_track_frames: int = 1  # shorter tracks without relatives inside the sequence are
-    # dropped (1 = keep all: DET charges a miss 10x a false positive)
+    method: Literal["global", "overlap"] = _d("tracking", "method")
+    min_overlap: float = field(default=_d("tracking", "min_overlap"),
+                               metadata={"range": (0.0, 1.0)})
+    min_iou: float = field(default=_d("tracking", "min_iou"), metadata={"range": (0.0, 1.0)})
+    link_lookback: bool = _d("tracking", "link_lookback")
+    max_gap: int = _d("tracking", "max_gap")
+    max_gap_distance: float = _d("tracking", "max_gap_distance")
+    division_rule: Literal["evidence", "cutoffs"] = _d("tracking", "division_rule")
+    division_evidence: float = field(default=_d("tracking", "division_evidence"),
+                                     metadata={"range": (0.0, 1.0)})
+    division_size_ratio: float = field(default=_d("tracking", "division_size_ratio"),
+                                       metadata={"range": (0.0, 1.0)})
+    division_area: tuple[float, float] = _d("tracking", "division_area")
+    division_min_mother: int = _d("tracking", "division_min_mother")
+    division_min_daughter: int = _d("tracking", "division_min_daughter")
+    fragment_area: float = _d("tracking", "fragment_area")
+    min_track_frames: int = _d("tracking", "min_track_frames")
 
 
 @dataclass(frozen=True)
@@ -262,12 +269,6 @@ def _check_tiles(cfg: Config, where: str) -> None:
             raise ConfigError(f"{where}: {section}.tile_size: {exc}") from None
 
 
-def config_dir() -> Traversable:
-    """The shipped YAML files (``configs/`` of the source tree, packaged as ctc_unet/configs;
-    read through importlib.resources so that a zipped wheel works too)."""
-    return importlib.resources.files("ctc_unet") / "configs"
-
-
 def from_dict(data: dict[str, Any], where: str = "config") -> Config:
     """Build a validated Config from a plain mapping (tile sizes checked against the depth)."""
     cfg = build(Config, data, f"{where}:")
@@ -284,12 +285,11 @@ def profiles() -> list[str]:
 
 def load_config(dataset: str | None = None, extra: Path | None = None,
                 overrides: dict[str, Any] | None = None, profile: str | None = None) -> Config:
-    """``defaults.yaml``, then ``<dataset>.yaml`` if shipped, then the profile (e.g. ``cpu``),
-    then ``extra``, then ``overrides`` (a nested mapping), validated at each step so errors
-    name their file."""
+    """The defaults (``defaults.yaml``), then ``<dataset>.yaml`` if shipped, then the profile
+    (e.g. ``cpu``), then ``extra``, then ``overrides`` (a nested mapping), validated at each
+    step so errors name their file."""
     folder = config_dir()
-    layers: list[tuple[str, dict[str, Any]]] = [(str(folder / "defaults.yaml"),
-                                                 read_yaml(folder / "defaults.yaml"))]
+    layers: list[tuple[str, dict[str, Any]]] = []
     if dataset:
         own = folder / f"{dataset}.yaml"
         if own.is_file():

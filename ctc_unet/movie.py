@@ -55,7 +55,7 @@ def _font():
 
 def movie_frame(image: np.ndarray, labels: np.ndarray, t: int,
                 marks: dict[tuple[int, int], tuple[str, tuple]],
-                grid: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+                *, grid: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """One RGB (h, w, 3) uint8 frame: image (H, W) in about [0, 1] and its tracked labels
     (H, W) of frame ``t`` sampled on ``grid`` (rows, columns), ids at the objects' centres."""
     from PIL import Image, ImageDraw
@@ -77,7 +77,7 @@ def movie_frame(image: np.ndarray, labels: np.ndarray, t: int,
 
 
 def write_movie(images: Iterable[np.ndarray], labels: Sequence[np.ndarray],
-                frames: Sequence[int], records: Sequence[TrackRecord], path: Path,
+                frames: Sequence[int], records: Sequence[TrackRecord], *, path: Path,
                 ms_per_frame: int = 200) -> Path:
     """Animated GIF of ``labels`` (tracked, one (H, W) array per frame number in ``frames``)
     over ``images`` ((H, W), about [0, 1]), written atomically; at most MAX_SIDE px on the
@@ -86,7 +86,7 @@ def write_movie(images: Iterable[np.ndarray], labels: Sequence[np.ndarray],
 
     grid = sample_grid(labels[0].shape)
     marks = first_frame_marks(records)
-    pictures = [Image.fromarray(movie_frame(img, lab, t, marks, grid))
+    pictures = [Image.fromarray(movie_frame(img, lab, t, marks, grid=grid))
                 .quantize(colors=COLOURS, method=Image.Quantize.MEDIANCUT,
                           dither=Image.Dither.NONE)
                 for img, lab, t in zip(images, labels, frames, strict=True)]

@@ -59,7 +59,7 @@ def target_figures(
     labels: np.ndarray,
     target: np.ndarray,
     weights: np.ndarray,
-    ignore: np.ndarray | None,
+    *, ignore: np.ndarray | None,
     samples: Sequence[dict[str, np.ndarray]],
     out_dir: Path,
     title: str = "",
@@ -141,7 +141,7 @@ def training_curves(records: Sequence[dict], path: Path) -> Path | None:
 
 
 def contour_overlay(image: np.ndarray, reference: np.ndarray | None, result: np.ndarray,
-                    path: Path, title: str = "") -> Path:
+                    path: Path, *, title: str = "") -> Path:
     """Raw image with GT contours (green) and predicted contours (magenta); PNG."""
     plt = _pyplot()
     rgb = np.repeat(np.clip(image, 0, 1)[..., None], 3, axis=2)

@@ -180,6 +180,15 @@ class RunDir:
                                "copy of the run)")
         return from_dict(data, str(self.config))
 
+    def load_status(self) -> dict[str, Any]:
+        """status.json: how the last training call ended (``status``: finished, interrupted
+        or failed; ``iteration`` of ``iterations``; ``detail``: the signal or the error);
+        {} when no training call has ended yet."""
+        if not self.status.is_file():
+            return {}
+        data = read_json(self.status)
+        return data if isinstance(data, dict) else {}
+
     def load_split(self) -> Split:
         """split.json: the frames that trained, chose and report."""
         data = read_json(self.split)

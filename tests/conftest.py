@@ -159,3 +159,21 @@ def run(tiny_run: Path, tmp_path: Path) -> Path:
     import shutil
 
     return Path(shutil.copytree(tiny_run, tmp_path / "run"))
+
+
+def benchmark_module(name: str):
+    """A script of benchmarks/ imported as a module (its folder on the path first, as when
+    it runs as a script, so that it finds its neighbours)."""
+    import importlib.util
+    import sys
+
+    folder = str(REPO / "benchmarks")
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -46,7 +46,7 @@ def test_evaluate_track_and_submit(api_run, synthetic_root, tmp_path):
     assert (folder / "res_track.txt").is_file() and n_tracks > 0
     wheel = tmp_path / "ctc_unet-0.0.0-py3-none-any.whl"  # packaged as given
     wheel.write_bytes(b"PK")
-    folder, archive = ctc_unet.submit([api_run], synthetic_root, "api-test",
+    folder, archive = ctc_unet.submit([api_run], synthetic_root, team="api-test",
                                       out=tmp_path / "subs", device="cpu", wheel=wheel)
     assert archive.is_file() and (folder / synthetic_root.name / "01_RES").is_dir()
 

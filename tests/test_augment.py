@@ -48,8 +48,8 @@ def test_identity_returns_the_input():
 
 def test_zero_displacement_field_is_identity_too():
     img = smooth_image()
-    grid = sampling_grid((96, 96), (96, 96), (47.5, 47.5), 0.0, False,
-                         torch.zeros(2, 96, 96))
+    grid = sampling_grid((96, 96), (96, 96), (47.5, 47.5), 0.0, flip=False,
+                         displacement=torch.zeros(2, 96, 96))
     assert torch.allclose(resample(img[None], grid, "bicubic")[0], torch.from_numpy(img),
                           atol=1e-4)
 

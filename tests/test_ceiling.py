@@ -6,12 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tifffile
+from conftest import benchmark_module
 
 from ctc_unet.config import TrackingConfig
 from ctc_unet.data.ctc import TrackRecord, format_tracks, write_results
-from ctc_unet.evaluation.ceiling import ceiling_tracks, true_positives
 from ctc_unet.evaluation.ctc import evaluate_ctc_sequence
 from ctc_unet.tracking.linking import track_instances
+
+ceiling_tracks = benchmark_module("ceiling").ceiling_tracks
+true_positives = benchmark_module("ceiling").true_positives
 
 
 def _box(frame: np.ndarray, label: int, y: int, x: int, size: int = 8) -> None:
@@ -28,7 +31,8 @@ def _write_gt(folder, markers: list[np.ndarray], records: list[TrackRecord]):
 
 
 def _score(tmp_path, name, masks, records, gt):
-    res = write_results(tmp_path / name, "01", list(range(len(masks))), masks, records, 3)
+    res = write_results(tmp_path / name, "01", list(range(len(masks))), masks,
+                        records=records, digits=3)
     return evaluate_ctc_sequence(res, gt)
 
 

@@ -96,3 +96,29 @@ def test_cli_reports_a_bad_config_in_one_line(synthetic_root, tmp_path):
 def test_values_that_parse_but_make_no_sense_are_refused(section, key, value):
     with pytest.raises(ConfigError, match=rf"{section}\.{key}: must lie in"):
         load_config(None, overrides={section: {key: value}})
+
+
+def test_defaults_yaml_is_the_one_source_of_every_default():
+    """Every field of every section takes its default from configs/defaults.yaml, which
+    lists every key and no other."""
+    import dataclasses
+
+    import yaml
+
+    from ctc_unet.config import DEFAULTS_FILE
+
+    shipped = yaml.safe_load(DEFAULTS_FILE.read_text())
+    cfg = Config()
+    for section in dataclasses.fields(cfg):
+        value = getattr(cfg, section.name)
+        if not dataclasses.is_dataclass(value):
+            continue  # dataset, profile: names, not defaults
+        fields = {f.name: f for f in dataclasses.fields(value)}
+        assert set(shipped[section.name]) == set(fields), section.name
+        for name, f in fields.items():
+            expected = shipped[section.name][name]
+            expected = tuple(expected) if isinstance(expected, list) else expected
+            assert f.default == expected, f"{section.name}.{name}"
+    assert set(shipped) == {f.name for f in dataclasses.fields(cfg)
+                            if dataclasses.is_dataclass(getattr(cfg, f.name))}
+    assert load_config(None) == cfg

@@ -151,8 +151,8 @@ def test_submit_refuses_invalid_results_and_writes_nothing(tiny_run, synthetic_r
     monkeypatch.setattr(validate_module, "validate_sequence", lambda *a, **k: {"Valid": 0})
     out = tmp_path / "subs"
     with pytest.raises(CtcUnetError, match="rejects"):
-        package_submission([RunDir(tiny_run)], synthetic_root, "team", out,
-                           resolve_device("cpu"))
+        package_submission([RunDir(tiny_run)], data=synthetic_root, team="team", out=out,
+                           device=resolve_device("cpu"))
     assert not out.exists()  # the folder made for the package is gone too
 
 

@@ -256,7 +256,8 @@ PUBLISHER = textwrap.dedent("""
         value = writer * 1000 + i + 1  # the label tells who wrote which call
         masks = [np.full((8, 8), value, np.uint16) for _ in range(3)]
         try:
-            write_results(out, "01", [0, 1, 2], masks, [TrackRecord(value, 0, 2, 0)], 3)
+            write_results(out, "01", [0, 1, 2], masks, records=[TrackRecord(value, 0, 2, 0)],
+                          digits=3)
         except Exception as exc:
             failures += 1
             print(f"{type(exc).__name__}: {exc}", file=sys.stderr)

@@ -3,9 +3,9 @@ as the run directory it was kept from."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
+
+from conftest import benchmark_module
 
 import ctc_unet
 from ctc_unet.rundir import RunDir
@@ -13,16 +13,8 @@ from ctc_unet.rundir import RunDir
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_record_regenerates_the_results_tables(run, synthetic_root, tmp_path):
-    keep_runs, results_table = _script("keep_runs"), _script("results_table")
+    keep_runs, results_table = benchmark_module("keep_runs"), benchmark_module("results_table")
     dataset = RunDir(run).load_config().dataset  # where `evaluate --data DATASET` writes
     ctc_unet.evaluate(run, synthetic_root, frames="report", device="cpu",
                       out=run / "evaluation" / f"{dataset}-report")

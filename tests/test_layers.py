@@ -79,3 +79,62 @@ def test_the_checker_sees_function_level_imports(tmp_path):
     path = tmp_path / "m.py"
     path.write_text("def f():\n    from ctc_unet.cli.app import app\n    import ctc_unet.api\n")
     assert _imports(path) == [(2, "ctc_unet.cli.app"), (3, "ctc_unet.api")]
+
+
+# --------------------------------------------------------------------------- the verbs' faces
+
+# What the command line may import besides typer, rich and itself: the public API, the
+# package's version, and the error boundary's own pieces (the error type it turns into one
+# line, and the signal handling every command runs inside).
+CLI_MAY_IMPORT = {"ctc_unet", "ctc_unet.api", "ctc_unet.errors", "ctc_unet.signals"}
+
+
+def test_the_cli_imports_nothing_below_the_api():
+    offenders = []
+    for path in sorted((PACKAGE / "cli").glob("*.py")):
+        for line, module in _imports(path):
+            if module not in CLI_MAY_IMPORT and not module.startswith("ctc_unet.cli"):
+                offenders.append(f"cli/{path.name}:{line}: {module}")
+    assert not offenders, "\n".join(offenders)
+
+
+def _public_functions():
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and not (
+                    node.name.startswith("_")):
+                yield path.relative_to(PACKAGE.parent), node
+
+
+def test_no_public_function_takes_more_than_four_positional_parameters():
+    offenders = []
+    for rel, node in _public_functions():
+        positional = [a.arg for a in node.args.posonlyargs + node.args.args
+                      if a.arg not in ("self", "cls")]
+        if len(positional) > 4:
+            offenders.append(f"{rel}:{node.lineno} {node.name}({', '.join(positional)})")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_every_command_mirrors_its_api_function():
+    """Each command's parameters are its API function's (names, defaults), except what only
+    a terminal has (progress bars follow the terminal)."""
+    import inspect
+
+    from ctc_unet import api
+    from ctc_unet.cli.app import app
+
+    for info in app.registered_commands:
+        command = info.callback
+        name = info.name or command.__name__
+        function = getattr(api, {"env": "environment"}.get(name, name))
+        cli = inspect.signature(command).parameters
+        lib = {k: p for k, p in inspect.signature(function).parameters.items()
+               if k != "progress"}
+        assert set(cli) == set(lib), (
+            name, list(cli), list(lib))
+        for key, p in cli.items():
+            default = lib[key].default
+            if p.default is not inspect.Parameter.empty and default is not inspect.Parameter.empty:
+                assert p.default == default or str(p.default) == str(default), (
+                    name, key, p.default, default)

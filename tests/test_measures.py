@@ -95,7 +95,7 @@ def _imperfect_results(root, out):
     ids = [i for i in np.unique(labels[5]) if i]
     labels[5][labels[5] == ids[1]] = ids[0]
     masks, records = track(labels)
-    write_results(out, "01", frames, masks, records, seq.digits)
+    write_results(out, "01", frames, masks, records=records, digits=seq.digits)
     return seq, frames, masks
 
 
@@ -138,8 +138,8 @@ def test_linking_benchmark_measures_are_py_ctcmetrics_own(synthetic_root, tmp_pa
 def test_a_block_is_scored_as_its_own_sequence(synthetic_root, tmp_path):
     _imperfect_results(synthetic_root, tmp_path)
     whole = evaluate_ctc_sequence(tmp_path / "01_RES", synthetic_root / "01_GT")
-    block = evaluate_ctc_sequence(tmp_path / "01_RES", synthetic_root / "01_GT", (6, 9), 3,
-                                  synthetic_root / "01_ST")
+    block = evaluate_ctc_sequence(tmp_path / "01_RES", synthetic_root / "01_GT", (6, 9), digits=3,
+                                  st_dir=synthetic_root / "01_ST")
     assert block["Valid"] == 1.0 and whole["Valid"] == 1.0
     assert block["n_gt_seg"] == 1 and block["n_st_seg"] == 4  # GT frame 7; ST 6-9
     assert block["DET"] == pytest.approx(1.0) and whole["DET"] < 1.0  # the errors are in 2-5

@@ -32,7 +32,7 @@ def test_the_division_colour_appears_in_the_daughters_first_frame_only():
     grid = sample_grid(labels[0].shape)
 
     def red_pixels(t: int) -> int:
-        rgb = movie_frame(image, labels[t], t, first_frame_marks(records), grid)
+        rgb = movie_frame(image, labels[t], t, first_frame_marks(records), grid=grid)
         rgb = rgb.astype(int)  # anti-aliased text: near the division's colour
         return int(np.all(np.abs(rgb - np.array(DIVISION)) < 50, axis=-1).sum())
 
@@ -50,7 +50,7 @@ def test_large_frames_are_shrunk_and_labels_stay_labels():
 def test_the_movie_has_one_picture_per_frame(tmp_path):
     labels, records = _division()
     images = (np.full(m.shape, 0.5, np.float32) for m in labels)
-    path = write_movie(images, labels, range(4), records, tmp_path / "01_tracks.gif")
+    path = write_movie(images, labels, range(4), records, path=tmp_path / "01_tracks.gif")
     with Image.open(path) as movie:
         assert movie.n_frames == 4 and movie.size == (80, 64)
     assert [p.name for p in tmp_path.iterdir()] == ["01_tracks.gif"]

@@ -104,8 +104,8 @@ def test_isbi_slices_follow_the_same_protocol():
 
 
 def test_report_sequence_is_scored_whole(tiny_run, synthetic_root):
+    from ctc_unet.evaluation.selection import frame_selection
     from ctc_unet.rundir import RunDir
-    from ctc_unet.workflow.evaluate import frame_selection
 
     run = RunDir(tiny_run)
     assert frame_selection(run, "report", ["01", "02"]) == {"02": (None, None)}

@@ -53,7 +53,8 @@ def test_synthetic_sequences_give_valid_ctc_results_with_a_division(tmp_path):
         seq = make_sequence(np.random.default_rng(seed), 128, 8)
         masks, records = track(list(seq.labels))
         assert sum(r.parent > 0 for r in records) == 2  # one division, two daughters
-        res = write_results(tmp_path / f"s{seed}", "01", list(range(8)), masks, records, 3)
+        res = write_results(tmp_path / f"s{seed}", "01", list(range(8)), masks,
+                            records=records, digits=3)
         assert sorted(p.name for p in res.iterdir())[:2] == ["mask000.tif", "mask001.tif"]
         assert validate_sequence(str(res), threads=1)["Valid"] == 1
         assert parse_man_track(res / "res_track.txt") == records
@@ -62,10 +63,10 @@ def test_synthetic_sequences_give_valid_ctc_results_with_a_division(tmp_path):
 def test_results_replace_older_results_atomically(tmp_path):
     lab = [frame((1, 0, 0, 5, 5))]
     masks, records = track(lab)
-    first = write_results(tmp_path, "02", [7], masks, records, 4)
+    first = write_results(tmp_path, "02", [7], masks, records=records, digits=4)
     assert (first / "mask0007.tif").is_file()
     (first / "mask0099.tif").write_bytes((first / "mask0007.tif").read_bytes())  # older
-    again = write_results(tmp_path, "02", [7], masks, records, 4)
+    again = write_results(tmp_path, "02", [7], masks, records=records, digits=4)
     assert not (again / "mask0099.tif").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["02_RES"]
     assert (again / "res_track.txt").read_text() == "1 7 7 0\n"

@@ -12,6 +12,7 @@ from ctc_unet.cli.options import DataDirOption, user_errors
 @user_errors
 def download(
     name: Annotated[str, typer.Argument(help="Dataset name or alias, e.g. DIC-HeLa.")],
+    *,
     challenge: Annotated[bool, typer.Option(
         "--challenge", help="Get the challenge (test) sequences instead of the training set.")]
     = False,
@@ -23,12 +24,8 @@ def download(
         "--keep-archive", help="Keep the downloaded zip in <data-dir>/.archives.")] = False,
 ) -> None:
     """Download a CTC dataset from the official data server and extract it (safely)."""
+    from ctc_unet import api
     from ctc_unet.cli.logsetup import is_interactive
-    from ctc_unet.data.download import download_dataset, resolve_data_dir
-    from ctc_unet.data.registry import resolve
 
-    info = resolve(name)
-    path = download_dataset(info, resolve_data_dir(data_dir), challenge=challenge,
-                            base_url=mirror, progress=is_interactive(),
-                            keep_archive=keep_archive)
-    typer.echo(str(path))
+    typer.echo(str(api.download(name, challenge=challenge, data_dir=data_dir, mirror=mirror,
+                                keep_archive=keep_archive, progress=is_interactive())))

@@ -19,13 +19,14 @@ def evaluate(
         help="A results folder holding XX_RES/ (with --gt), a run directory (with --data: "
         "predicts first), or an ISBI 2012-style probability stack PROB.tif (with --gt "
         "LABELS.tif).")],
+    *,
     gt: Annotated[Path | None, typer.Option(
         "--gt", help="Dataset folder with the XX_GT/ folders (for a results folder), or the "
         "label stack (for PROB.tif).")] = None,
     data: Annotated[str | None, typer.Option(
         "--data", help="Dataset folder or name with ground truth (for a run directory).")]
     = None,
-    sequence: Annotated[list[str] | None, typer.Option(
+    sequences: Annotated[list[str] | None, typer.Option(
         "--sequence", help="Sequence(s) to evaluate (repeatable; default: all with GT).")]
     = None,
     frames: Annotated[str, typer.Option(
@@ -43,11 +44,10 @@ def evaluate(
     BC(i), CCA, divisions in result and reference; SEG_ST against the silver truth), or the
     ISBI 2012 Rand, information and pixel errors as the challenge computes them; as a table,
     JSON and CSV, with overlay PNGs of prediction and reference contours."""
+    from ctc_unet import api
     from ctc_unet.cli.logsetup import is_interactive
     from ctc_unet.cli.render import print_rows
-    from ctc_unet.device import resolve_device
-    from ctc_unet.workflow.evaluate import evaluate_path
 
-    rows, written = evaluate_path(path, gt, data, list(sequence or []), frames, out,
-                                  resolve_device(device), data_dir, is_interactive())
-    print_rows(rows, written)
+    rows = api.evaluate(path, data, gt=gt, sequences=sequences, frames=frames, out=out,
+                        device=device, data_dir=data_dir, progress=is_interactive())
+    print_rows(rows, rows.files)

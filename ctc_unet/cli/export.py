@@ -13,6 +13,7 @@ from ctc_unet.cli.options import DataDirOption, user_errors
 @user_errors
 def export(
     run_dir: Annotated[Path, typer.Argument(help="A trained run directory.")],
+    *,
     data: Annotated[str | None, typer.Option(
         "--data", help="The run's dataset (folder or name); one of its frames becomes the "
         "package's test tensor. Default: the run's dataset under the data root.")] = None,
@@ -28,7 +29,6 @@ def export(
     run's scores. Checks that the TorchScript reproduces `ctc-unet predict` (1e-4) and that
     bioimage.io's validator accepts the package; `bioimageio test ZIP` (bioimageio.core)
     runs it. Needs: pip install 'ctc-unet[export]'."""
-    from ctc_unet.rundir import RunDir
-    from ctc_unet.zoo.bioimageio import export_package
+    from ctc_unet import api
 
-    typer.echo(str(export_package(RunDir(run_dir), data, out, data_dir)))
+    typer.echo(str(api.export(run_dir, data=data, out=out, data_dir=data_dir)))

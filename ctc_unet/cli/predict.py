@@ -16,10 +16,11 @@ logger = logging.getLogger(__name__)
 @user_errors
 def predict(
     run_dir: Annotated[Path, typer.Argument(help="Run directory written by `ctc-unet train`.")],
+    *,
     data: Annotated[str, typer.Option(
         "--data", help="Dataset folder (CTC training or challenge layout, or ISBI 2012), or a "
         "dataset name under the data root.")],
-    sequence: Annotated[list[str] | None, typer.Option(
+    sequences: Annotated[list[str] | None, typer.Option(
         "--sequence", help="Sequence(s) to predict, e.g. 01 (repeatable; default: all). "
         "For ISBI 2012: test (default) or train.")] = None,
     out: Annotated[Path | None, typer.Option(
@@ -47,12 +48,11 @@ def predict(
     (gap closing, divisions checked).
     Writes XX_RES/maskNNN.tif (uint16) and XX_RES/res_track.txt per sequence; for ISBI 2012
     a float32 probability stack."""
+    from ctc_unet import api
     from ctc_unet.cli.logsetup import is_interactive
-    from ctc_unet.device import resolve_device
-    from ctc_unet.rundir import RunDir
-    from ctc_unet.workflow.predict import predict_run
 
-    for path in predict_run(RunDir(run_dir), data, list(sequence or []), out, challenge,
-                            resolve_device(device), tile, tta, save_probabilities, data_dir,
-                            is_interactive(), movie=movie):
+    for path in api.predict(run_dir, data, sequences=sequences, out=out, challenge=challenge,
+                            device=device, tile=tile, tta=tta,
+                            save_probabilities=save_probabilities, movie=movie,
+                            data_dir=data_dir, progress=is_interactive()):
         typer.echo(str(path))

@@ -15,6 +15,7 @@ def refit(
     run_dir: Annotated[Path, typer.Argument(
         help="A finished run directory (its recipe, chosen checkpoint iteration and "
         "post-processing are reused).")],
+    *,
     data: Annotated[str | None, typer.Option(
         "--data", help="Dataset name or folder the run was trained on (default: the run's "
         "dataset name).")] = None,
@@ -39,10 +40,11 @@ def refit(
     The refit has no frames left to score it on; the run's own figures stand for it
     (docs/evaluation.md, "Refit"). Its run directory works with predict, export and submit.
     """
+    from ctc_unet import api
     from ctc_unet.cli.logsetup import is_interactive
-    from ctc_unet.cli.train import open_run_log, report_outcome
-    from ctc_unet.workflow.refit import refit_run
+    from ctc_unet.cli.train import report_outcome
 
-    outcome = refit_run(run_dir, data, out, hold_out, data_dir, device, resume,
-                        is_interactive(), open_run_log, seed)
-    report_outcome(outcome, f"ctc-unet refit {run_dir}")
+    refitted = api.refit(run_dir, data=data, out=out, hold_out=hold_out, seed=seed,
+                         device=device, resume=resume, data_dir=data_dir,
+                         progress=is_interactive())
+    report_outcome(refitted, f"ctc-unet refit {run_dir}")

@@ -14,6 +14,7 @@ from ctc_unet.cli.options import DataDirOption, DeviceOption, user_errors
 def submit(
     run_dirs: Annotated[list[Path], typer.Argument(
         help="Run directories, one per dataset (each run's config names its dataset).")],
+    *,
     team: Annotated[str, typer.Option("--team", help="Team name (letters, digits, - and _).")],
     data: Annotated[str | None, typer.Option(
         "--data", help="Challenge data: a folder holding <DATASET>/ folders, the dataset's own "
@@ -35,13 +36,11 @@ def submit(
     run, validate every XX_RES with py-ctcmetrics, add the software (weights, config,
     thresholds, a wheel of ctc-unet, pinned requirements, one DATASET-XX.sh per sequence) and a
     README, and zip it all. Nothing is written unless everything succeeds."""
+    from ctc_unet import api
     from ctc_unet.cli.logsetup import is_interactive
-    from ctc_unet.device import resolve_device
-    from ctc_unet.rundir import RunDir
-    from ctc_unet.submission.package import package_submission
 
-    folder, archive = package_submission([RunDir(r) for r in run_dirs], data, team, out,
-                                         resolve_device(device), is_interactive(), wheel,
-                                         data_dir, challenge)
+    folder, archive = api.submit(run_dirs, data, team=team, out=out, challenge=challenge,
+                                 device=device, wheel=wheel, data_dir=data_dir,
+                                 progress=is_interactive())
     typer.echo(str(folder))
     typer.echo(str(archive))

@@ -15,6 +15,7 @@ def track(
     masks: Annotated[Path, typer.Argument(
         help="Folder of per-frame instance masks, maskNNN.tif or man_segNNN.tif (from ctc-unet "
         "or any other segmenter).")],
+    *,
     out: Annotated[Path, typer.Option(
         "--out", help="The CTC result folder to write, e.g. 01_RES (masks + res_track.txt).")],
     config: Annotated[Path | None, typer.Option(
@@ -24,7 +25,7 @@ def track(
     """Link instance masks over time by global assignment (gap closing, divisions accepted
     only when they look like divisions, fragments merged) and write a CTC result that
     py-ctcmetrics validates; nothing is written on any error."""
-    from ctc_unet.api import track as track_masks
+    from ctc_unet import api
 
-    folder, n_tracks, n_div = track_masks(masks, out, config=config)
+    folder, n_tracks, n_div = api.track(masks, out, config=config)
     typer.echo(f"{folder}: {n_tracks} tracks, {n_div} divisions")

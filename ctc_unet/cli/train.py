@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shlex
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -18,16 +17,16 @@ logger = logging.getLogger(__name__)
 
 @user_errors
 def train(
-    name: Annotated[str, typer.Argument(
+    dataset: Annotated[str, typer.Argument(
         help="Dataset name or alias (PhC-U373, DIC-HeLa, ISBI2012, ...), downloaded when "
         "missing, or a dataset folder.")],
+    *,
     config: Annotated[Path | None, typer.Option(
         "--config", help="YAML merged over configs/defaults.yaml and configs/<dataset>.yaml.")]
     = None,
     profile: Annotated[str | None, typer.Option(
         "--profile", help="Settings profile from configs/profiles/, e.g. 'cpu' (fewer "
         "channels, smaller tiles) so a real run fits a laptop.")] = None,
-    data_dir: DataDirOption = None,
     run_dir: Annotated[Path | None, typer.Option(
         "--run-dir", help="Run directory (default: runs/<dataset>[-<profile>]).")] = None,
     iterations: Annotated[int | None, typer.Option(
@@ -41,6 +40,7 @@ def train(
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue from the run directory's last checkpoint (model, "
         "optimizer, schedule, RNG); starts fresh when there is none yet.")] = False,
+    data_dir: DataDirOption = None,
 ) -> None:
     """Train the paper's U-Net on a dataset and write a self-describing run directory
     (config.yaml, split.json, checkpoints, metrics.jsonl, train.log, curves.png).
@@ -49,37 +49,29 @@ def train(
 
     Under torchrun --nproc_per_node N it trains with DistributedDataParallel (gloo on CPU).
     """
+    from ctc_unet import api
     from ctc_unet.cli.logsetup import is_interactive
-    from ctc_unet.workflow.train import train_run
 
     rank = int(os.environ.get("RANK", 0))
     if rank > 0:
         logging.getLogger().setLevel(logging.WARNING)
-    outcome = train_run(name, config, profile, data_dir, run_dir, iterations, device, resume,
-                        is_interactive(), open_run_log, seed)
-    report_outcome(outcome, f"ctc-unet train {name}", rank)
+    run = api.train(dataset, config=config, profile=profile, run_dir=run_dir,
+                    iterations=iterations, seed=seed, device=device, resume=resume,
+                    data_dir=data_dir, progress=is_interactive())
+    report_outcome(run, f"ctc-unet train {dataset}", rank)
     if int(os.environ.get("WORLD_SIZE", 1)) > 1:
         exit_rank()
 
 
-def open_run_log(run) -> None:
-    """Every input checked, from here on the run directory is written: train.log opens, and
-    says how the run was made (results tables quote it)."""
-    from ctc_unet.cli.logsetup import add_log_file
-
-    add_log_file(run.log)
-    logger.info("command: %s", shlex.join(["ctc-unet", *sys.argv[1:]]))
-
-
-def report_outcome(outcome, command: str, rank: int = 0) -> None:
+def report_outcome(run, command: str, rank: int = 0) -> None:
     """The run directory on stdout; after a stop signal, how to resume ``command``."""
-    result, run = outcome.result, outcome.run
-    if result.status == "interrupted":
+    status = run.load_status() if rank == 0 else {}
+    if status.get("status") == "interrupted":
         # Exit 0 on purpose: SLURM must not count a checkpointed pre-emption as a failure.
         # status.json says "interrupted"; pipelines/train.sbatch requeues on it.
-        typer.echo(f"CHECKPOINTED on {result.signal} at iteration {result.iteration}/"
-                   f"{outcome.iterations}; resume with: {command} --run-dir {run.root} "
-                   "--resume", err=True)
+        typer.echo(f"CHECKPOINTED on {status.get('detail')} at iteration "
+                   f"{status.get('iteration')}/{status.get('iterations')}; resume with: "
+                   f"{command} --run-dir {run.root} --resume", err=True)
     elif rank == 0:
         typer.echo(str(run.root))
 

@@ -411,7 +411,7 @@ def count_divisions(records: Iterable[TrackRecord]) -> int:
 
 
 def write_result_folder(folder: Path, frames: list[int], masks: list[np.ndarray],
-                        records: Iterable[TrackRecord], digits: int,
+                        records: Iterable[TrackRecord], *, digits: int,
                         check: Callable[[Path], None] | None = None) -> Path:
     """Write a CTC result folder (masks and res_track.txt) into a temporary sibling, call
     ``check`` on it (it raises to refuse), and move it into place only then; returns it.
@@ -431,6 +431,7 @@ def write_result_folder(folder: Path, frames: list[int], masks: list[np.ndarray]
 
 
 def write_results(out_root: Path, sequence: str, frames: list[int], masks: list[np.ndarray],
-                  records: Iterable[TrackRecord], digits: int) -> Path:
+                  *, records: Iterable[TrackRecord], digits: int) -> Path:
     """Write ``<out_root>/<XX>_RES`` atomically (see ``write_result_folder``)."""
-    return write_result_folder(res_folder(out_root, sequence), frames, masks, records, digits)
+    return write_result_folder(res_folder(out_root, sequence), frames, masks, records,
+                               digits=digits)

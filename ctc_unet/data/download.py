@@ -177,7 +177,7 @@ def _fetch(url: str, known_sha256: str, archive_dir: Path, fname: str, progress:
 def download_dataset(
     info: DatasetInfo,
     data_dir: Path,
-    challenge: bool = False,
+    *, challenge: bool = False,
     base_url: str | None = None,
     progress: bool = False,
     keep_archive: bool = False,

@@ -13,7 +13,7 @@ from ctc_unet.errors import UnknownDatasetError
 logger = logging.getLogger(__name__)
 
 
-def resolve_dataset(name: str, data_dir: Path | None, download: bool = False,
+def resolve_dataset(name: str, data_dir: Path | None, *, download: bool = False,
                     challenge: bool = False, progress: bool = False
                     ) -> tuple[Path, str | None]:
     """The dataset folder for NAME and the registry name that selects its config.

@@ -168,7 +168,7 @@ def _silver(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def write_synthetic_dataset(
     out: Path,
     seed: int = 0,
-    n_sequences: int = 2,
+    *, n_sequences: int = 2,
     n_frames: int = 10,
     size: int = 256,
     gt_every: int = 3,

@@ -40,7 +40,7 @@ def _link(src: Path, dst: Path) -> None:
     os.symlink(src.resolve(), dst)
 
 
-def clip_results(res_dir: Path, first: int, last: int, digits: int, into: Path) -> Path:
+def clip_results(res_dir: Path, first: int, last: int, *, digits: int, into: Path) -> Path:
     """``into`` holds masks and res_track.txt of ``res_dir`` for frames first..last."""
     into.mkdir(parents=True)
     masks = indexed_files(res_dir, MASK_RE)
@@ -52,7 +52,7 @@ def clip_results(res_dir: Path, first: int, last: int, digits: int, into: Path) 
     return into
 
 
-def clip_ground_truth(gt_dir: Path, first: int, last: int, into: Path,
+def clip_ground_truth(gt_dir: Path, first: int, last: int, *, into: Path,
                       seg_dir: Path | None = None, seg_frames: set[int] | None = None) -> Path:
     """``into`` holds TRA (markers, man_track.txt) and SEG of ``gt_dir`` for frames
     first..last; SEG comes from ``seg_dir`` (e.g. the ST's SEG folder) when given, and only

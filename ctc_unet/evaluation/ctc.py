@@ -157,7 +157,7 @@ def check_result(res_dir: Path, gt_dir: Path) -> None:
 
 
 def evaluate_ctc_sequence(res_dir: Path, gt_dir: Path, frames: tuple[int, int] | None = None,
-                          digits: int = 3, st_dir: Path | None = None,
+                          *, digits: int = 3, st_dir: Path | None = None,
                           seg_frames: set[int] | None = None, checked: bool = False
                           ) -> dict[str, float]:
     """CTC measures of one ``XX_RES`` folder against its ``XX_GT`` folder.
@@ -174,8 +174,8 @@ def evaluate_ctc_sequence(res_dir: Path, gt_dir: Path, frames: tuple[int, int] |
     n = len(indexed_files(res_dir, MASK_RE))
     first, last = frames if frames is not None else (0, n - 1)
     with tempfile.TemporaryDirectory() as tmp:
-        res = clip_results(res_dir, first, last, digits, Path(tmp) / "RES")
-        gt = clip_ground_truth(gt_dir, first, last, Path(tmp) / "GT", seg_frames=seg_frames)
+        res = clip_results(res_dir, first, last, digits=digits, into=Path(tmp) / "RES")
+        gt = clip_ground_truth(gt_dir, first, last, into=Path(tmp) / "GT", seg_frames=seg_frames)
         has_seg = any((gt / "SEG").iterdir())
         request = [m for m in _REQUEST if m != "SEG" or has_seg]
         results = _py_ctcmetrics(res, gt, request, (res_dir, gt_dir))
@@ -184,7 +184,8 @@ def evaluate_ctc_sequence(res_dir: Path, gt_dir: Path, frames: tuple[int, int] |
         if has_seg:
             out["n_gt_seg"] = len(list((gt / "SEG").iterdir()))
         if st_dir is not None and (st_dir / "SEG").is_dir():
-            st = clip_ground_truth(gt_dir, first, last, Path(tmp) / "ST", st_dir / "SEG")
+            st = clip_ground_truth(gt_dir, first, last, into=Path(tmp) / "ST",
+                                   seg_dir=st_dir / "SEG")
             if any((st / "SEG").iterdir()):
                 out["SEG_ST"] = float(_py_ctcmetrics(res, st, ["SEG"], (res_dir, st_dir))["SEG"])
                 out["n_st_seg"] = len(list((st / "SEG").iterdir()))

@@ -71,7 +71,7 @@ def marker_matches(markers: np.ndarray, mask: np.ndarray) -> dict[int, int]:
 
 def incomplete_tracks(markers: Iterable[np.ndarray], reference: list[TrackRecord],
                       labels: Iterable[np.ndarray], records: list[TrackRecord],
-                      first: int = 0) -> tuple[int, list[TrackLoss]]:
+                      *, first: int = 0) -> tuple[int, list[TrackLoss]]:
     """The number of complete reference tracks and a TrackLoss for each other one.
 
     markers, labels: per frame from frame ``first`` on, (H, W) label images of the reference

@@ -122,7 +122,8 @@ class Predictor:
         ic = self.cfg.inference
 
         def forward(view: np.ndarray) -> np.ndarray:
-            return predict_tiled(self.model, view, self.tile, self.device, ic.sw_batch_size)
+            return predict_tiled(self.model, view, self.tile, self.device,
+                                 sw_batch_size=ic.sw_batch_size)
 
         prob = predict_tta(forward, x, ic.tta_count) if ic.tta else forward(x)
         problem = output_problem(prob, image)

@@ -97,7 +97,7 @@ def _valid_center_fn(m: int) -> Callable:
 
 @torch.inference_mode()
 def predict_tiled(model: torch.nn.Module, image: np.ndarray, tile: int,
-                  device: torch.device | str = "cpu", sw_batch_size: int = 1) -> np.ndarray:
+                  device: torch.device | str = "cpu", *, sw_batch_size: int = 1) -> np.ndarray:
     """Class probabilities (K, H, W) float32 of an (H, W) image (or a (C, H, W) stack of
     input channels) by overlap-tile inference through MONAI with windows of at most ``tile``
     px (a valid size)."""
@@ -148,7 +148,7 @@ def activation_bytes(tile: int, base_channels: int, depth: int, in_channels: int
 
 
 def choose_tile(frame_shape: tuple[int, int], base_channels: int, depth: int,
-                budget_bytes: int, max_tile: int | None = None) -> int:
+                budget_bytes: int, *, max_tile: int | None = None) -> int:
     """The largest valid tile up to one covering the whole frame whose forward pass fits
     ``budget_bytes`` (and ``max_tile``, if given)."""
     cover = input_for_output(max(frame_shape), depth)

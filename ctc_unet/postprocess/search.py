@@ -16,7 +16,7 @@ from ctc_unet.postprocess.instances import finish_instances, raw_instances
 THRESHOLDS = tuple(round(0.3 + 0.05 * i, 2) for i in range(11))  # 0.30 .. 0.80
 MIN_SIZES = (0, 10, 25, 50, 100, 200, 400, 800, 1600)
 SCORE_TOLERANCE = 0.005  # settings this close to the best score count as equally good
-# Instance rules tried besides the configured one (benchmarks/bench_instances.py on DIC-HeLa:
+# Instance rules tried besides the configured one (docs/prediction.md: on DIC-HeLa
 # distance-seeded watersheds separated touching cells that components merged), each on a
 # coarser grid since a watershed costs about three times a labelling.
 RULES = (
@@ -44,7 +44,7 @@ def candidates(cfg: Config, rules: bool = True) -> list[dict]:
 
 
 def search_postprocess(probs: list[np.ndarray], references: list[np.ndarray], cfg: Config,
-                       markers: list[np.ndarray] | None = None, rules: bool = True) -> dict:
+                       markers: list[np.ndarray] | None = None, *, rules: bool = True) -> dict:
     """Instance rule (components or a seeded watershed, see RULES), threshold and minimum size
     that maximise a detection-aware score on validation frames.
 

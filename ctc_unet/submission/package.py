@@ -129,8 +129,8 @@ def _challenge_root(data: str | Path | None, dataset: str, single: bool,
     return root
 
 
-def _package_dataset(pkg: Path, dataset: str, run: RunDir, cfg: Config, sequences,
-                     device: torch.device, interactive: bool) -> None:
+def _package_dataset(pkg: Path, dataset: str, run: RunDir, cfg: Config, sequences, *,
+                     device: torch.device, progress: bool) -> None:
     """Predict and validate every sequence of one dataset into ``pkg/<dataset>``; its run
     script, weights, config and post-processing into ``pkg/SW``."""
     from ctc_unet.inference.predictor import Predictor
@@ -140,7 +140,7 @@ def _package_dataset(pkg: Path, dataset: str, run: RunDir, cfg: Config, sequence
     first = next(iter(sequences.sequences.values()))
     pred = Predictor.from_run(run, device, first.first_shape)
     for seq in sequences.sequences.values():
-        res = predict_sequence(pred, seq, pkg / dataset, interactive=interactive)
+        res = predict_sequence(pred, seq, pkg / dataset, progress=progress)
         problem = ctcmetrics_problem(res)
         if problem is not None:
             raise CtcUnetError(f"{res.name} of {dataset}: py-ctcmetrics rejects these "
@@ -176,8 +176,8 @@ def is_submission_folder(folder: Path) -> bool:
     return (folder / "SW").is_dir() and holds_only(folder, lambda n: (folder / n).is_dir())
 
 
-def package_submission(runs: list[RunDir], data: str | Path | None, team: str, out: Path,
-                       device: torch.device, interactive: bool = False,
+def package_submission(runs: list[RunDir], *, data: str | Path | None, team: str, out: Path,
+                       device: torch.device, progress: bool = False,
                        wheel: Path | None = None, data_dir: Path | None = None,
                        challenge: bool = True) -> tuple[Path, Path]:
     """Predict every challenge sequence with each run, validate, add the software, zip.
@@ -212,7 +212,8 @@ def package_submission(runs: list[RunDir], data: str | Path | None, team: str, o
         sw = pkg / "SW"
         entries = []
         for dataset, run, cfg, sequences in plans:
-            _package_dataset(pkg, dataset, run, cfg, sequences, device, interactive)
+            _package_dataset(pkg, dataset, run, cfg, sequences, device=device,
+                             progress=progress)
             entries.append((dataset, run, cfg, list(sequences.sequences)))
         if wheel is not None:
             (sw / "wheels").mkdir(parents=True, exist_ok=True)

@@ -29,8 +29,8 @@ def make_targets(labels: np.ndarray, cfg: TargetConfig, ignore: np.ndarray | Non
     target = (inner > 0).astype(np.uint8)
     if n_classes == 3:
         target[border] = 2
-    weights = weight_map(inner, target, cfg.w0, cfg.sigma, ignore, cfg.class_balance,
-                         n_classes)
+    weights = weight_map(inner, target, cfg.w0, cfg.sigma, ignore=ignore,
+                         class_balance=cfg.class_balance, n_classes=n_classes)
     return target, weights
 
 
@@ -50,7 +50,7 @@ def target_key(labels: np.ndarray, ignore: np.ndarray | None, cfg: TargetConfig,
 
 
 def cached_targets(cache_dir: Path | None, labels: np.ndarray, cfg: TargetConfig,
-                   ignore: np.ndarray | None = None, n_classes: int = 2
+                   ignore: np.ndarray | None = None, *, n_classes: int = 2
                    ) -> tuple[np.ndarray, np.ndarray]:
     """``make_targets`` with an on-disk cache keyed by content (computed once per frame)."""
     if cache_dir is None:

@@ -87,7 +87,7 @@ def training_frames(dataset: CtcDataset, source: str,
     return refs
 
 
-def load_frame(dataset: CtcDataset, ref: FrameRef, cfg: TargetConfig, markers: bool = False,
+def load_frame(dataset: CtcDataset, ref: FrameRef, cfg: TargetConfig, *, markers: bool = False,
                context: int = 0) -> AnnotatedFrame:
     """Image, labels and ignore mask of an annotated CTC frame (with ``context`` > 0, also the
     frames around it: ``AnnotatedFrame.context``).

@@ -65,7 +65,7 @@ def weight_map(
     target: np.ndarray,
     w0: float = 10.0,
     sigma: float = 5.0,
-    ignore: np.ndarray | None = None,
+    *, ignore: np.ndarray | None = None,
     class_balance: bool = True,
     n_classes: int = 2,
 ) -> np.ndarray:

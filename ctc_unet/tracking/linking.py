@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -74,7 +74,7 @@ def object_table(labels: np.ndarray) -> dict[int, tuple[int, float, float]]:
 
 
 def link_frames(prev: dict, cur: dict, inter: dict[tuple[int, int], int], min_iou: float,
-                lookback: dict[tuple[int, int], float] | None = None) -> dict[int, int]:
+                *, lookback: dict[tuple[int, int], float] | None = None) -> dict[int, int]:
     """One-to-one links prev label -> cur label maximising the total IoU (IoU >= min_iou).
     ``lookback`` maps (prev label, cur label) to the IoU of the cur object with the prev
     object's predecessor; an eligible pair scores the larger of its two IoUs."""
@@ -108,7 +108,8 @@ def link_sequence(labels: Sequence[np.ndarray], tables: list[dict], inters: list
             for (q, c), n in overlap_pairs(labels[t - 1], labels[t + 1]).items():
                 if q in fwd:
                     look[(fwd[q], c)] = n / (tables[t - 1][q][0] + tables[t + 1][c][0] - n)
-        links.append(link_frames(tables[t], tables[t + 1], inters[t + 1], cfg.min_iou, look))
+        links.append(link_frames(tables[t], tables[t + 1], inters[t + 1], cfg.min_iou,
+                                 lookback=look))
     return links
 
 
@@ -171,19 +172,6 @@ def _touching(a: np.ndarray, b: np.ndarray) -> bool:
     return bool((ndi.binary_dilation(a, np.ones((3, 3), bool)) & b).any())
 
 
-@dataclass(frozen=True)
-class DivisionEvent:
-    """A candidate division the evidence rule weighed: the mother's label in frame
-    ``frame - 1``, the daughters' labels in ``frame`` (labels of the input masks)."""
-
-    frame: int
-    mother: int
-    daughters: tuple[int, int]
-    candidate: Candidate
-    evidence: float
-    accepted: bool
-
-
 class _Divisions:
     """Step 3 of the module docstring, over tracklets that ``build_tracklets`` made."""
 
@@ -193,7 +181,6 @@ class _Divisions:
             tracklets, tables, labels, inters, cfg)
         self.removed: set[int] = set()
         self.divided: set[int] = set()
-        self.events: list[DivisionEvent] = []  # evidence rule: every candidate weighed
 
     def owner(self, t: int, lab: int) -> int | None:
         """The live tracklet that holds object ``lab`` of frame ``t`` (None: a fragment
@@ -227,10 +214,7 @@ class _Divisions:
             mother_frames=long if m.start == 0 else s - m.start,
             daughter_areas=(a1, a2), daughter_yx=((y1, x1), (y2, x2)),
             daughter_frames=tuple(long if s + n - 1 >= last else n for n in (d1[1], d2[1])))
-        score = evidence(cand)
-        self.events.append(DivisionEvent(s, m.ids[s - 1 - m.start], (d1[0], d2[0]), cand,
-                                         score, score >= cfg.division_evidence))
-        return self.events[-1].accepted
+        return evidence(cand) >= cfg.division_evidence
 
     def run(self) -> set[int]:
         """Decide every tracklet that starts next to a mother; returns the removed ones."""
@@ -340,15 +324,6 @@ def _tracklets(labels: Sequence[np.ndarray], cfg: TrackingConfig) -> _Divisions:
     inters = [{}] + [overlap_pairs(a, b) for a, b in itertools.pairwise(labels)]
     tracklets = build_tracklets(tables, link_sequence(labels, tables, inters, cfg))
     return _Divisions(tracklets, tables, labels, inters, cfg)
-
-
-def division_events(labels: Sequence[np.ndarray], cfg: TrackingConfig
-                    ) -> list[DivisionEvent]:
-    """Every candidate division the evidence rule weighs while tracking ``labels`` (steps 1-3
-    of the module docstring), in the order decided: for looking at the rule's decisions."""
-    divisions = _tracklets(labels, replace(cfg, division_rule="evidence"))
-    divisions.run()
-    return divisions.events
 
 
 def track_global(labels: Sequence[np.ndarray], cfg: TrackingConfig

@@ -60,7 +60,7 @@ def sampling_grid(
     tile: tuple[int, int],
     center: tuple[float, float],
     angle: float = 0.0,
-    flip: bool = False,
+    *, flip: bool = False,
     displacement: torch.Tensor | None = None,
     scale: float = 1.0,
 ) -> torch.Tensor:
@@ -156,8 +156,8 @@ class RandTileSampled(Randomizable, MapTransform):
         cells = (np.flatnonzero(np.asarray(d[self.cell_key])[0] == 1)
                  if self.cfg.cell_sampling > 0 and self.cell_key in d else None)
         self.randomize((shape, cells))
-        grid = sampling_grid(shape, self.tile_size, self._center, self._angle, self._flip,
-                             self._displacement, self._scale)
+        grid = sampling_grid(shape, self.tile_size, self._center, self._angle, flip=self._flip,
+                             displacement=self._displacement, scale=self._scale)
         (my, mx), (oh, ow) = self._margin, self.output_size
         window = grid[:, my:my + oh, mx:mx + ow]
         for key, mode in zip(self.keys, self.modes, strict=True):

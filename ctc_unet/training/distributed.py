@@ -19,13 +19,12 @@ def dist_env() -> tuple[int, int, int]:
             int(os.environ.get("LOCAL_RANK", 0)))
 
 
-def setup_device(device_name: str, world: int, local_rank: int) -> torch.device:
+def setup_device(device: str | torch.device, world: int, local_rank: int) -> torch.device:
     """Join the process group when ``world`` > 1 (NCCL on CUDA, gloo on CPU) and return this
-    process's device."""
+    process's device (``cuda`` becomes this rank's GPU)."""
+    device = device if isinstance(device, torch.device) else resolve_device(device)
     if world > 1 and not dist.is_initialized():
-        backend = "nccl" if device_name != "cpu" and torch.cuda.is_available() else "gloo"
-        dist.init_process_group(backend)
-    device = resolve_device(device_name)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     if device.type == "cuda" and world > 1:
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)

@@ -70,13 +70,12 @@ class TrainResult:
 class Trainer:
     """One training call on the dataset folder ``root`` into the run directory ``run``."""
 
-    def __init__(self, root: Path, run: RunDir, cfg: Config, device_name: str = "auto",
-                 resume: bool = False, interactive: bool = False,
-                 split: Split | None = None) -> None:
+    def __init__(self, root: Path, run: RunDir, cfg: Config, device: str | torch.device,
+                 resume: bool, interactive: bool, split: Split | None) -> None:
         self.root, self.run, self.cfg, self.train_cfg = root, run, cfg, cfg.train
         self.given_split = split  # a fresh run's split (a refit's); else the protocol's
         self.rank, self.world, local_rank = dist_env()
-        self.device = setup_device(device_name, self.world, local_rank)
+        self.device = setup_device(device, self.world, local_rank)
         self.resume, self.interactive = resume, interactive
         self.it, self.start, self.best = 0, 0, None
         self.constant_validations = 0
@@ -274,7 +273,8 @@ class Trainer:
                     self.it += 1
                     reporter.update(self.it - 1, float(np.mean(self.window[-train_cfg.log_every:])),
                                     self.scheduler.get_last_lr()[0],
-                                    self.wait / max(self.busy, 1e-9), self.device)
+                                    data_frac=self.wait / max(self.busy, 1e-9),
+                                    device=self.device)
                     if self.it % train_cfg.log_every == 0 or self.it == train_cfg.iterations:
                         self.log_train()
                     if self.it % train_cfg.val_every == 0 or self.it == train_cfg.iterations:
@@ -323,15 +323,17 @@ class Trainer:
         return TrainResult(self.it, status, self.best, checksum, got_signal)
 
 
-def train(root: Path, run: RunDir, cfg: Config, device_name: str = "auto",
-          resume: bool = False, interactive: bool = False,
+def train(root: Path, run: RunDir, cfg: Config, device: str | torch.device = "auto", *,
+          resume: bool = False, progress: bool = False,
           on_ready: Callable[[], None] | None = None, split: Split | None = None
           ) -> TrainResult:
-    """Train on the dataset folder ``root`` into ``run``; see the module docstring.
-    ``on_ready`` is called once every input has been checked, before anything is written;
-    ``split``: the frames of a fresh run (default: ``cfg.split``'s protocol)."""
+    """Train on the dataset folder ``root`` into ``run`` on ``device`` (a name, or a device
+    resolved by ``ctc_unet.device.resolve_device``); see the module docstring. ``progress``:
+    a progress bar (else log lines); ``on_ready`` is called once every input has been
+    checked, before anything is written; ``split``: the frames of a fresh run (default:
+    ``cfg.split``'s protocol)."""
     try:
-        trainer = Trainer(root, run, cfg, device_name, resume, interactive, split)
+        trainer = Trainer(root, run, cfg, device, resume, progress, split)
         trainer.setup()
         if on_ready is not None:
             on_ready()

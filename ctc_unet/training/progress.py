@@ -33,7 +33,7 @@ class Reporter:
             self.task = self.progress.add_task("train", total=total, completed=start, info="")
             self.progress.start()
 
-    def update(self, it: int, loss: float, lr: float, data_frac: float, device: torch.device
+    def update(self, it: int, loss: float, lr: float, *, data_frac: float, device: torch.device
                ) -> None:
         done = it + 1 - self.start_it
         rate = done / max(time.perf_counter() - self.t0, 1e-9)

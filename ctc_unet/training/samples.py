@@ -30,7 +30,7 @@ class TrainingSamples(torch.utils.data.Dataset):
         self.items = []
         for f in frames:
             target, weights = cached_targets(cache_dir, f.labels, cfg.targets, f.ignore,
-                                             cfg.model.n_classes)
+                                             n_classes=cfg.model.n_classes)
             image = f.network_input
             self.items.append({"image": (image[None] if image.ndim == 2 else image
                                          ).astype(np.float32),

@@ -1,65 +1,21 @@
-"""Evaluating a trained run: predict the frames that have ground truth, then score them (CTC
-measures through py-ctcmetrics, or ISBI 2012 measures), with overlay pictures."""
+"""``evaluate``: select the frames to score (``ctc_unet.evaluation.selection``), predict them
+when given a run, check every input, score them (CTC measures through py-ctcmetrics, or the
+ISBI 2012 measures) and write the reports (``ctc_unet.workflow.reports``) into one staged
+folder."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-
+from ctc_unet.evaluation.selection import frame_selection
 from ctc_unet.rundir import RunDir
 
+if TYPE_CHECKING:
+    import torch
+
 logger = logging.getLogger(__name__)
-
-
-FRAME_CHOICES = "all, choose (alias val), report, or FIRST-LAST"
-
-
-def frame_selection(run: RunDir | None, frames: str, sequences: list[str]
-                    ) -> dict[str, tuple[tuple[int, int] | None, set[int] | None]]:
-    """Per sequence: the block of frames to score (None = all) and the GT frames SEG may use
-    (None = every one in the block).
-
-    ``choose``/``val`` and ``report`` come from the run's split.json: with a held-out block,
-    the block of its choosing or reporting frames; without one (older runs), ``choose`` scores
-    SEG on the validation GT frames of the whole sequence.
-    """
-    from ctc_unet.errors import CtcUnetError
-
-    if frames == "all":
-        return {s: (None, None) for s in sequences}
-    if "-" in frames and frames.replace("-", "").isdigit() and frames.count("-") == 1:
-        first, last = (int(x) for x in frames.split("-"))
-        if first > last:
-            raise CtcUnetError(f"--frames {frames}: the first frame comes after the last")
-        return {s: ((first, last), None) for s in sequences}
-    if frames not in ("choose", "val", "report"):
-        raise CtcUnetError(f"--frames must be {FRAME_CHOICES}; got {frames!r}")
-    if run is None:
-        raise CtcUnetError(f"--frames {frames} needs a run directory (its split.json)")
-
-    split = run.load_split()
-    refs = split.report if frames == "report" else split.val
-    out: dict[str, tuple[tuple[int, int] | None, set[int] | None]] = {}
-    for name in sequences:
-        if frames == "report" and name in split.report_sequences:
-            out[name] = (None, None)  # reported on whole: every frame, every TRA marker
-            continue
-        ts = sorted(r.t for r in refs if r.sequence == name)
-        if not ts:
-            continue
-        if split.report:  # a held-out block: score its choosing or reporting part
-            out[name] = ((ts[0], ts[-1]), None)
-        else:
-            out[name] = (None, set(ts))
-    if not out:
-        what = ("sets no frames apart for reporting (a refit on every annotated frame, "
-                "whose parent's scores stand for it, or a run from before the validation "
-                "protocol); give --frames FIRST-LAST" if frames == "report"
-                else "holds out no frame")
-        raise CtcUnetError(f"{run.root}: the run {what} of {', '.join(sequences)}")
-    return out
 
 
 EVALUATION_WHAT = "an evaluation (evaluation.json, CSVs, figures)"
@@ -70,9 +26,9 @@ def is_evaluation_folder(folder: Path) -> bool:
     return any((Path(folder) / name).is_file() for name in ("evaluation.json", "evaluation.csv"))
 
 
-def evaluate_ctc_run(run: RunDir | None, path: Path, root: Path, sequence: list[str] | None,
-                     frames: str, out: Path | None, device: torch.device,
-                     interactive: bool = False) -> tuple[list[dict], Path]:
+def evaluate_ctc_run(run: RunDir | None, path: Path, root: Path, *,
+                     sequences: list[str] | None, frames: str, out: Path | None,
+                     device: torch.device, progress: bool = False) -> tuple[list[dict], Path]:
     """Score CTC results against the GT of ``root`` (predicting them first when ``run`` is a
     RunDir) on the frames ``frames`` selects; returns the rows and the folder holding
     evaluation.json/.csv, per-sequence CSVs and figures.
@@ -85,10 +41,10 @@ def evaluate_ctc_run(run: RunDir | None, path: Path, root: Path, sequence: list[
     from ctc_unet.evaluation.ctc import check_reference, check_result, evaluate_ctc_sequence
     from ctc_unet.evaluation.report import write_report
     from ctc_unet.files import check_apart, check_replaceable, staged_dir
-    from ctc_unet.workflow.reports import write_sequence_reports
+    from ctc_unet.workflow.reports import ScoredSequence, write_sequence_reports
 
     dataset = open_ctc_dataset(root)
-    seqs = [dataset.sequence(s) for s in sequence] if sequence else [
+    seqs = [dataset.sequence(s) for s in sequences] if sequences else [
         s for s in dataset.sequences.values() if s.gt_tra and s.tracks_file]
     for s in seqs:
         if not (s.gt_tra and s.tracks_file):
@@ -117,7 +73,7 @@ def evaluate_ctc_run(run: RunDir | None, path: Path, root: Path, sequence: list[
         check_outputs(run, seqs, res_root, False)
         pred = Predictor.from_run(run, device, seqs[0].first_shape)
         for s in seqs:
-            predict_sequence(pred, s, res_root, interactive=interactive)
+            predict_sequence(pred, s, res_root, progress=progress)
     for s in seqs:  # every result readable and valid before anything is scored or written
         res = res_folder(res_root, s.name)
         if not res.is_dir():
@@ -129,13 +85,15 @@ def evaluate_ctc_run(run: RunDir | None, path: Path, root: Path, sequence: list[
             res = res_folder(res_root, s.name)
             block, seg_frames = selection[s.name]
             st = root / f"{s.name}_ST"
-            scores = evaluate_ctc_sequence(res, root / f"{s.name}_GT", block, s.digits,
-                                           st if st.is_dir() else None, seg_frames,
-                                           checked=True)
+            scores = evaluate_ctc_sequence(res, root / f"{s.name}_GT", block, digits=s.digits,
+                                           st_dir=st if st.is_dir() else None,
+                                           seg_frames=seg_frames, checked=True)
             shown = "all" if block is None else f"{block[0]}-{block[1]}"
             rows.append({"dataset": root.name, "sequence": s.name, "seg_frames": frames,
                          "block": shown, **scores})
-            write_sequence_reports(s, res, block, seg_frames, stage, root.name)
+            write_sequence_reports(ScoredSequence.load(s, res, block=block,
+                                                       seg_frames=seg_frames,
+                                                       dataset=root.name), stage)
         write_report(rows, stage)
     return rows, dest
 
@@ -220,10 +178,9 @@ def report_files(dest: Path) -> tuple[Path, Path]:
     return Path(dest) / "evaluation.json", Path(dest) / "evaluation.csv"
 
 
-def evaluate_path(path: Path, gt: Path | None, data: str | None, sequences: list[str],
+def evaluate_path(path: Path, *, gt: Path | None, data: str | None, sequences: list[str],
                   frames: str, out: Path | None, device: torch.device,
-                  data_dir: Path | None = None, interactive: bool = False
-                  ) -> tuple[list[dict], tuple[Path, Path]]:
+                  data_dir: Path | None, progress: bool) -> tuple[list[dict], tuple[Path, Path]]:
     """Evaluate what ``path`` is: an ISBI 2012-style probability stack (against the label
     stack ``gt``), a run directory (predicting ``data`` first), or a results folder holding
     XX_RES (against the dataset folder ``gt``). Writes evaluation.json/.csv (and overlays)
@@ -260,6 +217,7 @@ def evaluate_path(path: Path, gt: Path | None, data: str | None, sequences: list
         check_replaceable(dest, is_evaluation_folder, EVALUATION_WHAT)
         rows = evaluate_isbi_run(run, root, device)
         return rows, report_files(_publish(rows, dest, inputs))
-    rows, dest = evaluate_ctc_run(run if is_run else None, path, root, sequences or None,
-                                  frames, out, device, interactive)
+    rows, dest = evaluate_ctc_run(run if is_run else None, path, root,
+                                  sequences=sequences or None, frames=frames, out=out,
+                                  device=device, progress=progress)
     return rows, report_files(dest)

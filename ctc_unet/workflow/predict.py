@@ -38,8 +38,8 @@ from ctc_unet.tracking.linking import track_instances
 logger = logging.getLogger(__name__)
 
 
-def _progress(total: int, label: str, interactive: bool):
-    if not interactive:
+def _progress(total: int, label: str, shown: bool):
+    if not shown:
         return None
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
@@ -49,8 +49,8 @@ def _progress(total: int, label: str, interactive: bool):
     return progress
 
 
-def predict_sequence(pred: Predictor, seq: Sequence, out_root: Path,
-                     save_probabilities: bool = False, interactive: bool = False,
+def predict_sequence(pred: Predictor, seq: Sequence, out_root: Path, *,
+                     save_probabilities: bool = False, progress: bool = False,
                      movie: bool = False) -> Path:
     """Segment and track every frame of ``seq``; write ``<out_root>/<XX>_RES`` (and, with
     ``save_probabilities``, ``<XX>_PROB``; with ``movie``, ``<XX>_tracks.gif``, written
@@ -61,7 +61,7 @@ def predict_sequence(pred: Predictor, seq: Sequence, out_root: Path,
     # each file read once: the context window slides one frame per step
     read = functools.lru_cache(maxsize=2 * pred.context + 1)(seq.read_frame)
     instances = []
-    progress = _progress(len(frames), f"predict {seq.name}", interactive)
+    bar = _progress(len(frames), f"predict {seq.name}", progress)
     with contextlib.ExitStack() as stack:
         prob_dir = (stack.enter_context(staged_dir(Path(out_root) / f"{seq.name}_PROB",
                                                    is_prob_folder, PROB_WHAT))
@@ -72,15 +72,15 @@ def predict_sequence(pred: Predictor, seq: Sequence, out_root: Path,
                 instances.append(labels)
                 if prob_dir is not None:
                     tifffile.imwrite(prob_dir / f"prob{t:0{seq.digits}d}.tif", prob)
-                if progress is not None:
-                    progress.advance(0)
+                if bar is not None:
+                    bar.advance(0)
                 elif (k + 1) % 10 == 0 or k + 1 == len(frames):
                     logger.info("%s: %d/%d frames", seq.name, k + 1, len(frames))
         finally:
-            if progress is not None:
-                progress.stop()
+            if bar is not None:
+                bar.stop()
         masks, records = track_instances(instances, pred.cfg.tracking)
-        res = write_results(out_root, seq.name, frames, masks, records, seq.digits)
+        res = write_results(out_root, seq.name, frames, masks, records=records, digits=seq.digits)
         if movie:
             _movie(seq, frames, masks, records, Path(out_root) / f"{seq.name}_tracks.gif")
     gaps = sum(len(kids) == 1 for kids in children(records).values())
@@ -119,7 +119,7 @@ def _movie(seq: Sequence, frames: list[int], masks: list, records: list, path: P
     # size would double the memory prediction needs
     images = (normalize_image(seq.read_frame(t)) for t in frames)
     logger.info("%s: movie of the tracks -> %s", seq.name,
-                write_movie(images, masks, frames, records, path))
+                write_movie(images, masks, frames, records, path=path))
 
 
 def predict_isbi_volume(pred: Predictor, volume: np.ndarray, out_path: Path) -> Path:
@@ -141,11 +141,10 @@ def volume_probabilities(pred: Predictor, volume: np.ndarray, slices: Sequence_[
                      for z in slices]).astype(np.float32)
 
 
-def predict_run(run: RunDir, data: str, sequences: list[str], out: Path | None,
-                challenge: bool, device: torch.device, tile: int | None = None,
-                tta: bool | None = None, save_probabilities: bool = False,
-                data_dir: Path | None = None, interactive: bool = False,
-                movie: bool = False) -> list[Path]:
+def predict_run(run: RunDir, data: str, *, sequences: list[str], out: Path | None,
+                challenge: bool, device: torch.device, tile: int | None, tta: bool | None,
+                save_probabilities: bool, movie: bool, data_dir: Path | None,
+                progress: bool) -> list[Path]:
     """Predict ``data`` (a folder or a dataset name) with ``run``: the CTC result folder of
     each sequence (default: all), or for ISBI 2012 the probability stack of ``test``
     (default) or ``train``; written under ``out`` (default ``<run>/results/<dataset>``),
@@ -178,5 +177,5 @@ def predict_run(run: RunDir, data: str, sequences: list[str], out: Path | None,
         seq.check_frames()
     check_outputs(run, seqs, out_root, save_probabilities)
     pred = Predictor.from_run(run, device, seqs[0].first_shape, tile=tile, tta=tta)
-    return [predict_sequence(pred, seq, out_root, save_probabilities, interactive, movie)
-            for seq in seqs]
+    return [predict_sequence(pred, seq, out_root, save_probabilities=save_probabilities,
+                             progress=progress, movie=movie) for seq in seqs]

@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+
+import torch
 
 from ctc_unet.data.locate import resolve_dataset
 from ctc_unet.errors import CtcUnetError
@@ -40,14 +41,12 @@ def default_refit_dir(parent: RunDir, hold_out: bool) -> Path:
     return parent.root / ("refit-holdout" if hold_out else "refit")
 
 
-def refit_run(parent_dir: Path, data: str | None = None, run_dir: Path | None = None,
-              hold_out: bool = False, data_dir: Path | None = None, device: str = "auto",
-              resume: bool = False, interactive: bool = False,
-              on_ready: Callable[[RunDir], None] | None = None,
-              seed: int | None = None) -> TrainOutcome:
+def refit_run(parent_dir: Path, *, data: str | None, run_dir: Path | None, hold_out: bool,
+              seed: int | None, data_dir: Path | None, device: torch.device, resume: bool,
+              progress: bool) -> TrainOutcome:
     """Train the recipe of the finished run ``parent_dir`` again, for as many iterations as its
     chosen checkpoint had, on every annotated frame of ``data`` (default: the run's dataset);
-    see ``ctc-unet refit --help``. The parent's post-processing is copied."""
+    the parameters are ``ctc_unet.api.refit``'s. The parent's post-processing is copied."""
     parent = RunDir(parent_dir)
     cfg = parent.load_config()
     if parent.refit.is_file():
@@ -65,7 +64,7 @@ def refit_run(parent_dir: Path, data: str | None = None, run_dir: Path | None = 
     split = refit_split(root, cfg, before, hold_out) if fresh else None
     recipe = replace(cfg, train=replace(cfg.train, iterations=iterations))
 
-    def ready(r: RunDir) -> None:  # inputs checked: the refit's own files, then the caller's
+    def ready(r: RunDir) -> None:  # inputs checked: the refit's own files
         if fresh:
             if parent.postprocess.is_file():
                 atomic_write(r.postprocess, lambda p: shutil.copyfile(parent.postprocess, p))
@@ -80,8 +79,7 @@ def refit_run(parent_dir: Path, data: str | None = None, run_dir: Path | None = 
                         "post-processing copied%s", parent.root, len(split.train),
                         len(before.train), iterations,
                         "; its reporting frames held out" if hold_out else "")
-        if on_ready is not None:
-            on_ready(r)
 
-    return train_run(str(root), None, None, data_dir, run.root, None, device, resume,
-                     interactive, ready, seed, recipe=recipe, split=split)
+    return train_run(str(root), config=None, profile=None, data_dir=data_dir, run_dir=run.root,
+                     iterations=None, seed=seed, device=device, resume=resume,
+                     progress=progress, recipe=recipe, split=split, on_ready=ready)

@@ -71,5 +71,5 @@ def track_folder(masks_dir: Path, out: Path, cfg: TrackingConfig) -> tuple[Path,
             raise DataError(f"{masks_dir}: the tracked result does not pass py-ctcmetrics' "
                             f"validation ({problem}); nothing was written")
 
-    folder = write_result_folder(out, frames, tracked, records, digits, check)
+    folder = write_result_folder(out, frames, tracked, records, digits=digits, check=check)
     return folder, len(records), count_divisions(records)

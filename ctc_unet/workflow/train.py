@@ -13,12 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import torch
+
 from ctc_unet.config import Config, load_config
 from ctc_unet.data.locate import dataset_inputs, dataset_name, resolve_dataset
 from ctc_unet.errors import CtcUnetError
 from ctc_unet.files import check_apart, remove_empty, write_text_atomic
 from ctc_unet.rundir import RunDir, RunLock, Split, load_checkpoint
 from ctc_unet.training.loop import TrainResult, train
+from ctc_unet.workflow.runlog import invocation, run_log
 
 logger = logging.getLogger(__name__)
 
@@ -37,18 +40,16 @@ def default_run_dir(dataset: str, profile: str | None) -> Path:
     return Path("runs") / (dataset + (f"-{profile}" if profile else ""))
 
 
-def train_run(name: str, config: Path | None = None, profile: str | None = None,
-              data_dir: Path | None = None, run_dir: Path | None = None,
-              iterations: int | None = None, device: str = "auto", resume: bool = False,
-              interactive: bool = False,
-              on_ready: Callable[[RunDir], None] | None = None,
-              seed: int | None = None, *, recipe: Config | None = None,
-              split: Split | None = None) -> TrainOutcome:
+def train_run(name: str, *, config: Path | None, profile: str | None, data_dir: Path | None,
+              run_dir: Path | None, iterations: int | None, seed: int | None,
+              device: torch.device, resume: bool, progress: bool,
+              recipe: Config | None = None, split: Split | None = None,
+              on_ready: Callable[[RunDir], None] | None = None) -> TrainOutcome:
     """Train on dataset ``name`` (a name or alias, downloaded when missing, or a folder) into
-    a run directory; see ``ctc-unet train --help``. ``on_ready(run)`` is called once every
-    input has been checked, before anything is written (the CLI opens train.log there).
-    A fresh run trains ``recipe`` (default: the dataset's configuration files) on ``split``
-    (default: the protocol of its ``split`` section)."""
+    a run directory; the parameters are ``ctc_unet.api.train``'s. Once every input has been
+    checked, before anything is written, train.log opens in the run directory (and
+    ``on_ready(run)`` is called). A fresh run trains ``recipe`` (default: the dataset's
+    configuration files) on ``split`` (default: the protocol of its ``split`` section)."""
     rank = int(os.environ.get("RANK", 0))
     dataset = dataset_name(name)  # the configuration is checked before any download
     run = RunDir(run_dir or default_run_dir(dataset, profile))
@@ -59,24 +60,29 @@ def train_run(name: str, config: Path | None = None, profile: str | None = None,
     # a resumed run keeps its saved config and seed: the config files are not read
     recipe = (recipe or load_config(dataset, config, profile=profile)) if fresh else None
     cfg = _run_config(run, recipe, bool(config or profile), iterations, seed)
-    root, _ = resolve_dataset(name, data_dir, download=True, progress=interactive)
+    root, _ = resolve_dataset(name, data_dir, download=True, progress=progress)
     check_apart(run.root, dataset_inputs(root), replaces=False)
     created = [p for p in (run.root, *run.root.parents) if not p.exists()][::-1]
     before = set(run.root.iterdir()) if run.root.is_dir() else set()
     started = owned = False
 
+    log = contextlib.ExitStack()
+
     def ready() -> None:  # every input checked: from here on the run directory is written
         nonlocal started
         started = True
-        if rank == 0 and on_ready is not None:
-            on_ready(run)
+        if rank == 0:
+            log.enter_context(run_log(run.log))
+            logger.info("command: %s", invocation(name))
+            if on_ready is not None:
+                on_ready(run)
 
     lock = RunLock(run) if rank == 0 else contextlib.nullcontext()
     try:
-        with lock:
+        with lock, log:
             owned = True  # from here on this process is the run directory's only writer
             try:
-                result = train(root, run, cfg, device, resume=resume, interactive=interactive,
+                result = train(root, run, cfg, device, resume=resume, progress=progress,
                                on_ready=ready, split=split)
             except KeyboardInterrupt as exc:
                 if not (started and run.last.is_file()):
@@ -88,12 +94,12 @@ def train_run(name: str, config: Path | None = None, profile: str | None = None,
             except BaseException as exc:
                 if rank == 0 and started and not (fresh and not run.last.is_file()):
                     with contextlib.suppress(OSError):  # e.g. the disk is full
-                        write_status(run, "failed", None, cfg.train.iterations,
-                                     repr(exc)[:500])
+                        write_status(run, "failed", iteration=None, total=cfg.train.iterations,
+                                     detail=repr(exc)[:500])
                 raise
             if rank == 0:
-                write_status(run, result.status, result.iteration, cfg.train.iterations,
-                             result.signal)
+                write_status(run, result.status, iteration=result.iteration,
+                             total=cfg.train.iterations, detail=result.signal)
     except BaseException:
         if rank == 0 and owned and fresh and not run.last.is_file():
             # a fresh run that failed before its first checkpoint (a bad input, a full disk,
@@ -134,7 +140,7 @@ def remove_new_entries(folder: Path, before: set[Path]) -> None:
                 p.unlink()
 
 
-def write_status(run: RunDir, status: str, iteration: int | None, total: int,
+def write_status(run: RunDir, status: str, *, iteration: int | None, total: int,
                  detail: str | None) -> None:
     """status.json: how the last training call ended, for batch scripts to act on."""
     write_text_atomic(run.status, json.dumps({

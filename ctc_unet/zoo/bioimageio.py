@@ -98,8 +98,8 @@ def export_run(run: RunDir, data: Path, out: Path) -> Path:
     return out
 
 
-def export_package(run: RunDir, data: str | Path | None = None, out: Path | None = None,
-                   data_dir: Path | None = None) -> Path:
+def export_package(run: RunDir, *, data: str | Path | None, out: Path | None,
+                   data_dir: Path | None) -> Path:
     """``export_run`` with what a user types: ``data`` a dataset folder or name (default: the
     run's dataset under the data root), ``out`` default ``RUN/export/<run>.bioimageio.zip``."""
     from ctc_unet.data.locate import resolve_dataset

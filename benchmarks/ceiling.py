@@ -2,8 +2,8 @@
 
 A tracker only labels and links the objects it is given, so the objects that miss, merge or
 invent markers cost TRA whatever it does. This module builds the labelling that costs nothing
-else, the ceiling against which a tracker's TRA (and CT, BC) is read (issue 23: "TRA within
-0.005 of what the masks allow").
+else, the ceiling against which a tracker's TRA (and CT, BC) is read (benchmarks/bench_tracking.py
+adds it to every scored block).
 
 It follows py-ctcmetrics' AOGM (``ctc_metrics.utils.representations``:
 ``count_acyclic_graph_correction_operations`` and ``create_edge_mapping``): a marker R is
