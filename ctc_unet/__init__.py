@@ -13,9 +13,14 @@ try:
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0.0.0+unknown"
 
-_API = ("Model", "load_model", "train", "refit", "predict", "evaluate", "submit", "track", "export")
+# every public name of ctc_unet.api (tests/test_api.py keeps the two lists equal)
+_API = ("CtcUnetError", "Demo", "Evaluation", "Model", "RunDir", "TrackRecord", "datasets",
+        "demo", "download", "environment", "evaluate", "export", "inspect", "link",
+        "load_model", "predict", "read_reference", "read_result", "refit", "score_masks",
+        "score_tracks",
+        "submit", "targets", "track", "train", "write_result")
 
-__all__ = ["CtcUnetError", "__version__", *_API]
+__all__ = ["__version__", *_API]
 
 
 def __getattr__(name: str):  # the API is imported on first use: `ctc-unet --help` stays fast
@@ -23,8 +28,8 @@ def __getattr__(name: str):  # the API is imported on first use: `ctc-unet --hel
         from ctc_unet import api
 
         return getattr(api, name)
-    if name == "CtcUnetError":
-        from ctc_unet.errors import CtcUnetError
-
-        return CtcUnetError
     raise AttributeError(f"module 'ctc_unet' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*(n for n in globals() if n.startswith("__")), *_API})

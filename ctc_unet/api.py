@@ -42,22 +42,27 @@ from ctc_unet.errors import CtcUnetError
 from ctc_unet.inference.predictor import Predictor
 from ctc_unet.rundir import RunDir
 
-__all__ = ["CtcUnetError", "Demo", "Evaluation", "Model", "RunDir", "datasets", "demo", "download",
-           "environment", "evaluate", "export", "inspect", "load_model", "predict", "refit",
-           "submit", "targets", "track", "train"]
+__all__ = ["CtcUnetError", "Demo", "Evaluation", "Model", "RunDir", "TrackRecord", "datasets",
+           "demo", "download", "environment", "evaluate", "export", "inspect", "link",
+           "load_model", "predict", "read_reference", "read_result", "refit", "score_masks",
+           "score_tracks",
+           "submit", "targets", "track", "train", "write_result"]
 
 
 class Model:
-    """A trained run's network with its chosen post-processing and tracking settings: the
-    public face of ``ctc_unet.inference.predictor.Predictor``."""
+    """A trained network with its chosen post-processing and tracking settings, from a run
+    directory (``run``) or an exported package (``source``): the public face of
+    ``ctc_unet.inference.predictor.Predictor``."""
 
-    def __init__(self, run: RunDir, predictor: Predictor) -> None:
+    def __init__(self, run: RunDir | None, predictor: Predictor, source: Path | None = None
+                 ) -> None:
         self.run = run
         self.predictor = predictor
+        self.source = source or (run.root if run is not None else None)
 
     def __repr__(self) -> str:
         mc, post = self.config.model, self.predictor.post
-        return (f"Model({str(self.run.root)!r}: U-Net depth {mc.depth}, {mc.base_channels} "
+        return (f"Model({str(self.source)!r}: U-Net depth {mc.depth}, {mc.base_channels} "
                 f"channels, {self.context_frames} context frame(s); {post.method} threshold "
                 f"{post.threshold:g}, min size {post.min_size}; tile {self.predictor.tile}, "
                 f"{self.predictor.device})")
@@ -93,12 +98,22 @@ class Model:
         return self.predictor.track([_frame(f) for f in frames])
 
 
-def load_model(run_dir: str | Path | RunDir, *, device: str = "auto",
+def load_model(source: str | Path | RunDir, *, device: str = "auto",
                frame_shape: tuple[int, int] = (512, 512), tile: int | None = None,
                tta: bool | None = None) -> Model:
-    """The best checkpoint of a run directory (else its last), ready to predict.
-    ``frame_shape`` sizes the automatic tile; ``tile`` / ``tta`` override the config."""
-    run = _run(run_dir)
+    """A trained model, ready to predict: a run directory's best checkpoint (else its last),
+    or an exported bioimage.io package (``ctc-unet export``: a .zip or its folder), each with
+    its chosen post-processing. ``frame_shape`` sizes the automatic tile; ``tile`` / ``tta``
+    override the configuration."""
+    from ctc_unet.zoo.package import is_package, read_package
+
+    if not isinstance(source, RunDir) and is_package(Path(source).expanduser()):
+        path = Path(source).expanduser()
+        cfg, post, state = read_package(path)
+        return Model(None, Predictor.from_parts(cfg, post, state, device=resolve_device(device),
+                                                frame_shape=frame_shape, source=path,
+                                                tile=tile, tta=tta), source=path)
+    run = _run(source)
     run.load_config()  # a clear error when it is not a run directory
     return Model(run, Predictor.from_run(run, resolve_device(device), frame_shape, tile=tile,
                                         tta=tta))
@@ -232,18 +247,21 @@ class Evaluation(list):
 def evaluate(path: str | Path | RunDir, data: str | Path | None = None, *,
              gt: str | Path | None = None, sequences: Sequence[str] | None = None,
              frames: str = "all", out: str | Path | None = None, device: str = "auto",
-             data_dir: str | Path | None = None, progress: bool | None = None) -> Evaluation:
-    """Score a run directory (predicting ``data`` first), a results folder (against ``gt``),
-    or an ISBI 2012 probability stack (against the label stack ``gt``); ``frames``: all,
-    choose, report or FIRST-LAST. Writes evaluation.json/.csv, per-sequence CSVs and
-    figures into one folder; returns the rows, one per sequence."""
+             repredict: bool = False, data_dir: str | Path | None = None,
+             progress: bool | None = None) -> Evaluation:
+    """Score a run directory (on ``data``, default: the folder it was trained on; its
+    results are predicted first, or reused when the run predicted them as it is now and
+    ``repredict`` is not set), a results folder (against ``gt``), or an ISBI 2012
+    probability stack (against the label stack ``gt``); ``frames``: all, choose, report or
+    FIRST-LAST. Writes evaluation.json/.csv, per-sequence CSVs and figures into one folder;
+    returns the rows, one per sequence."""
     from ctc_unet.workflow.evaluate import evaluate_path
 
     rows, files = evaluate_path(_run(path).root, gt=_path(gt),
                                 data=None if data is None else str(data),
                                 sequences=list(sequences or []), frames=frames, out=_path(out),
                                 device=resolve_device(device), data_dir=_path(data_dir),
-                                progress=_shown(progress))
+                                progress=_shown(progress), repredict=repredict)
     return Evaluation(rows, files)
 
 
@@ -273,6 +291,120 @@ def export(run_dir: str | Path | RunDir, *, data: str | Path | None = None,
     from ctc_unet.zoo.bioimageio import export_package
 
     return export_package(_run(run_dir), data=data, out=_path(out), data_dir=_path(data_dir))
+
+
+# --------------------------------------------------------------------------- arrays
+
+
+def link(masks: Sequence[np.ndarray], *, config: str | Path | None = None
+         ) -> tuple[list[np.ndarray], list[TrackRecord]]:
+    """Link per-frame instance masks (T label arrays (H, W) from any segmenter, any ids, 0 =
+    background) into tracks, with the tracking settings of ``configs/defaults.yaml`` (or the
+    ``tracking`` section of ``config``): tracked label images (a track keeps its label) and
+    the track records (frames = list positions)."""
+    from ctc_unet.config import load_config
+    from ctc_unet.tracking.linking import track_instances
+
+    arrays = [np.asarray(m) for m in masks]
+    for t, m in enumerate(arrays):
+        if m.ndim != 2 or m.dtype.kind not in "iub":
+            raise CtcUnetError(f"masks[{t}]: expected a 2D integer label image, got "
+                               f"{m.dtype} {m.shape}")
+    if not arrays or not any(m.any() for m in arrays):
+        raise CtcUnetError("no objects in any of the masks: there is nothing to link")
+    return track_instances(arrays, load_config(None, _path(config)).tracking)
+
+
+def score_masks(reference: np.ndarray | Sequence[np.ndarray],
+                result: np.ndarray | Sequence[np.ndarray], *,
+                markers: np.ndarray | Sequence[np.ndarray] | None = None) -> dict:
+    """SEG and DET of label arrays (one frame or lists of frames) against a reference, with
+    the counts behind DET and the match of every reference object (``matches``); see
+    ``ctc_unet.evaluation.arrays.score_masks``."""
+    from ctc_unet.evaluation.arrays import score_masks as score
+
+    return score(reference, result, markers=markers)
+
+
+def score_tracks(reference_masks: Sequence[np.ndarray],
+                 reference_records: Sequence[TrackRecord], masks: Sequence[np.ndarray],
+                 records: Sequence[TrackRecord], *,
+                 markers: Sequence[np.ndarray] | None = None) -> dict[str, float]:
+    """The CTC measures (TRA, DET, SEG, CT, LNK, BIO, CHOTA, ...) of a tracked clip against a
+    reference clip, computed by py-ctcmetrics on these frames (records: frames = list
+    positions, as ``Model.track`` and ``link`` return them)."""
+    from ctc_unet.evaluation.arrays import score_tracks as score
+
+    return score(reference_masks, reference_records, masks, records, markers=markers)
+
+
+def write_result(folder: str | Path, masks: Sequence[np.ndarray],
+                 records: Sequence[TrackRecord], *, frames: Sequence[int] | None = None,
+                 digits: int = 3) -> Path:
+    """Write a CTC result folder (``maskNNN.tif`` + ``res_track.txt``; records in list
+    positions, written with the frame numbers ``frames``, default 0..T-1: the challenge's
+    validator, py-ctcmetrics, which checks the folder before it is moved into place, wants a
+    sequence's results numbered from 0)."""
+    from ctc_unet.data.ctc import write_result_folder
+    from ctc_unet.evaluation.ctc import ctcmetrics_problem
+
+    times = list(range(len(masks))) if frames is None else [int(t) for t in frames]
+    if len(times) != len(masks):
+        raise CtcUnetError(f"{len(masks)} masks but {len(times)} frame numbers")
+
+    def check(staging: Path) -> None:
+        problem = ctcmetrics_problem(staging, Path(folder))
+        if problem is not None:
+            raise CtcUnetError(f"{folder}: not a valid CTC result ({problem}); nothing was "
+                               "written")
+
+    return write_result_folder(Path(folder), times, [np.asarray(m) for m in masks],
+                               list(records), digits=digits, check=check)
+
+
+def read_result(folder: str | Path) -> tuple[list[np.ndarray], list[TrackRecord], list[int]]:
+    """A CTC result folder (or any folder of maskNNN.tif / man_segNNN.tif with res_track.txt
+    or man_track.txt): the masks, the track records in list positions, and the frame
+    numbers of the files (``write_result(folder, *read_result(other))`` with
+    ``frames=`` the third copies a result)."""
+    from dataclasses import replace
+
+    from ctc_unet.data.ctc import parse_man_track
+    from ctc_unet.workflow.track import read_mask_folder
+
+    folder = Path(folder).expanduser()
+    frames, masks, _ = read_mask_folder(folder)
+    track_file = next((folder / n for n in ("res_track.txt", "man_track.txt")
+                       if (folder / n).is_file()), folder / "res_track.txt")
+    index = {t: i for i, t in enumerate(frames)}
+    records = []
+    for r in parse_man_track(track_file):
+        if r.begin not in index or r.end not in index:
+            raise CtcUnetError(f"{track_file}: track {r.label} spans frames {r.begin}-{r.end}, "
+                               f"but the masks cover {frames[0]}-{frames[-1]}")
+        records.append(replace(r, begin=index[r.begin], end=index[r.end]))
+    return masks, records, frames
+
+
+def read_reference(dataset: str | Path, sequence: str = "01", *,
+                   frames: Sequence[int] | None = None, data_dir: str | Path | None = None
+                   ) -> tuple[list[np.ndarray], list[TrackRecord], list[int]]:
+    """A sequence's tracking reference (its TRA markers and man_track.txt) over ``frames``
+    (default: all), in the form ``score_tracks`` takes: the markers, the records clipped to
+    those frames in list positions, and the frame numbers."""
+    from ctc_unet.data.ctc import open_ctc_dataset
+    from ctc_unet.data.locate import resolve_dataset
+    from ctc_unet.evaluation.clip import clip_tracks
+
+    root = resolve_dataset(str(dataset), _path(data_dir))[0]
+    seq = open_ctc_dataset(root).sequence(sequence)
+    times = sorted(seq.gt_tra) if frames is None else [int(t) for t in frames]
+    missing = [t for t in times if t not in seq.gt_tra]
+    if not times or missing or times != list(range(times[0], times[-1] + 1)):
+        raise CtcUnetError(f"{root / (seq.name + '_GT') / 'TRA'}: give consecutive frames "
+                           f"with markers (missing: {missing[:5] or 'none given'})")
+    records = clip_tracks(seq.tracks(), times[0], times[-1])
+    return [seq.read_gt_tra(t) for t in times], records, times
 
 
 # --------------------------------------------------------------------------- the whole job
@@ -329,8 +461,11 @@ def environment(*, data_dir: str | Path | None = None) -> list[tuple[str, str]]:
 
 
 def _shown(progress: bool | None) -> bool:
-    """Progress bars: as asked, else when standard error is a terminal."""
-    return sys.stderr.isatty() if progress is None else bool(progress)
+    """Progress bars: as asked, else at a terminal or in a Jupyter notebook (rich draws its
+    bars in either)."""
+    if progress is not None:
+        return bool(progress)
+    return sys.stderr.isatty() or "ipykernel" in sys.modules
 
 
 def _path(value: str | Path | None) -> Path | None:
@@ -338,11 +473,25 @@ def _path(value: str | Path | None) -> Path | None:
 
 
 def _run(value: str | Path | RunDir) -> RunDir:
-    return value if isinstance(value, RunDir) else RunDir(Path(value).expanduser())
+    """A run directory; an exported package becomes the run directory made from it."""
+    if isinstance(value, RunDir):
+        return value
+    from ctc_unet.zoo.package import is_package, package_run
+
+    path = Path(value).expanduser()
+    return package_run(path) if is_package(path) else RunDir(path)
 
 
-def _frame(image: np.ndarray, frames: int = 1) -> np.ndarray:
-    """A raw (H, W) gray-value frame, or a (frames, H, W) stack of them, checked."""
+def _frame(image: np.ndarray | str | Path, frames: int = 1) -> np.ndarray:
+    """A raw (H, W) gray-value frame, or a (frames, H, W) stack of them, checked; a path is
+    read as a TIFF file."""
+    if isinstance(image, str | Path):
+        from ctc_unet.data.images import read_tiff
+
+        path = Path(image).expanduser()
+        if not path.is_file():
+            raise CtcUnetError(f"{path}: no such image file (give an array or a TIFF path)")
+        image = read_tiff(path)
     image = np.squeeze(np.asarray(image))
     lead = () if frames == 1 else (frames,)  # the axes before (H, W)
     if image.ndim != len(lead) + 2 or image.shape[:-2] != lead or image.dtype.kind not in "uifb":

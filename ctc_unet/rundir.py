@@ -9,6 +9,7 @@
     curves.png           loss and validation curves
     postprocess.json     threshold and minimum size chosen on the validation frames
     refit.json           a refit's parent run and frames (``ctc-unet refit``)
+    dataset.json         the dataset's name and the folder it was read from
     status.json          how the last training call ended (finished, interrupted, failed)
     .lock                held by the trainer that uses the run directory
     cache/targets/       weight maps, keyed by content
@@ -149,6 +150,26 @@ class RunDir:
     def refit(self) -> Path:
         return self.root / "refit.json"
 
+    @property
+    def dataset_record(self) -> Path:
+        return self.root / "dataset.json"
+
+    def dataset_folder(self) -> Path | None:
+        """The dataset folder the run was trained on (dataset.json), if it is still there:
+        what ``evaluate``, ``export`` and ``refit`` read when given no --data."""
+        if not self.dataset_record.is_file():
+            return None
+        folder = read_json(self.dataset_record).get("folder")
+        return Path(folder) if folder and Path(folder).is_dir() else None
+
+    def dataset(self, data: str | Path | None) -> str:
+        """What to read as the run's data: ``data`` when given, else the folder the run was
+        trained on, else the run's dataset name (looked up under the data root)."""
+        if data is not None:
+            return str(data)
+        folder = self.dataset_folder()
+        return str(folder) if folder is not None else self.load_config().dataset
+
     def refit_parent(self) -> RunDir | None:
         """The run whose recipe, checkpoint iteration and post-processing a refit reused
         (refit.json; the folder above by default); None for a run of its own."""
@@ -162,7 +183,7 @@ class RunDir:
         post-processing, refit record): what no output of predict, evaluate, export or
         submit may overwrite. Outputs inside the run directory beside them are fine."""
         return [p for p in (self.config, self.split, self.last, self.best, self.postprocess,
-                            self.refit) if p.exists()]
+                            self.refit, self.dataset_record) if p.exists()]
 
     @property
     def target_cache(self) -> Path:

@@ -155,8 +155,8 @@ def test_error_unknown_dataset_name():
 def test_error_download_unreachable_server(tmp_path):
     result = run("download", "Fluo-GOWT1", "--data-dir", str(tmp_path), "--mirror",
                  "http://127.0.0.1:9")
-    assert_one_line_error(result, "download failed")
-    assert not (tmp_path / "Fluo-N2DH-GOWT1").exists()
+    assert_one_line_error(result, "cannot be reached", "--mirror")
+    assert not (tmp_path / "Fluo-N2DH-GOWT1").exists() and not (tmp_path / ".archives").exists()
 
 
 def test_targets_writes_figure_3_pngs(synthetic_root, tmp_path):

@@ -35,6 +35,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,  # help texts are plain: "ctc-unet[export]" is not markup
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 

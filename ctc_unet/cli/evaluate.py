@@ -16,16 +16,16 @@ logger = logging.getLogger(__name__)
 @user_errors
 def evaluate(
     path: Annotated[Path, typer.Argument(
-        help="A results folder holding XX_RES/ (with --gt), a run directory (with --data: "
-        "predicts first), or an ISBI 2012-style probability stack PROB.tif (with --gt "
-        "LABELS.tif).")],
+        help="A results folder holding XX_RES/ (with --gt), a run directory (predicts its "
+        "data first, or reuses the results it predicted as it is now), or an ISBI "
+        "2012-style probability stack PROB.tif (with --gt LABELS.tif).")],
     *,
     gt: Annotated[Path | None, typer.Option(
         "--gt", help="Dataset folder with the XX_GT/ folders (for a results folder), or the "
         "label stack (for PROB.tif).")] = None,
     data: Annotated[str | None, typer.Option(
-        "--data", help="Dataset folder or name with ground truth (for a run directory).")]
-    = None,
+        "--data", help="Dataset folder or name with ground truth, for a run directory "
+        "(default: the folder it was trained on).")] = None,
     sequences: Annotated[list[str] | None, typer.Option(
         "--sequence", help="Sequence(s) to evaluate (repeatable; default: all with GT).")]
     = None,
@@ -38,6 +38,9 @@ def evaluate(
         "--out", help="Folder for evaluation.json/.csv and overlays (default: the run's "
         "evaluation/<dataset>, or <results>/evaluation).")] = None,
     device: DeviceOption = "auto",
+    repredict: Annotated[bool, typer.Option(
+        "--repredict", help="Predict a run's data again even when its results folder holds "
+        "what the run as it is now predicted.")] = False,
     data_dir: DataDirOption = None,
 ) -> None:
     """CTC measures per sequence through py-ctcmetrics (SEG, DET, TRA, OP_CSB, OP_CTB, CT, TF,
@@ -49,5 +52,6 @@ def evaluate(
     from ctc_unet.cli.render import print_rows
 
     rows = api.evaluate(path, data, gt=gt, sequences=sequences, frames=frames, out=out,
-                        device=device, data_dir=data_dir, progress=is_interactive())
+                        device=device, repredict=repredict, data_dir=data_dir,
+                        progress=is_interactive())
     print_rows(rows, rows.files)

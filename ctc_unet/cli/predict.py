@@ -15,7 +15,9 @@ logger = logging.getLogger(__name__)
 
 @user_errors
 def predict(
-    run_dir: Annotated[Path, typer.Argument(help="Run directory written by `ctc-unet train`.")],
+    run_dir: Annotated[Path, typer.Argument(
+        help="Run directory written by `ctc-unet train`, or a model package written by "
+        "`ctc-unet export` (a .zip: its run directory is made beside it).")],
     *,
     data: Annotated[str, typer.Option(
         "--data", help="Dataset folder (CTC training or challenge layout, or ISBI 2012), or a "

@@ -340,6 +340,21 @@ def open_sequence(root: Path, name: str) -> Sequence:
     )
 
 
+def _layout_hint(root: Path) -> str:
+    """Where the dataset folder is when ``root`` is one level off: a sequence folder itself
+    (its frames are here), or a data root holding dataset folders."""
+    if indexed_files(root, FRAME_RE):
+        return (f"; {root.name}/ is a sequence folder: give its dataset folder "
+                f"{root.parent}")
+    datasets = [p for p in list_folder(root) if p.is_dir() and any(
+        SEQUENCE_RE.match(q.name) and q.is_dir() for q in list_folder(p))]
+    if datasets:
+        names = ", ".join(p.name for p in datasets[:4]) + (" ..." if len(datasets) > 4 else "")
+        return (f"; it holds dataset folders ({names}): give one of them, e.g. "
+                f"{datasets[0]}")
+    return ""
+
+
 def open_ctc_dataset(root: Path, require_gt: bool = False) -> CtcDataset:
     """Index a CTC training or challenge dataset folder.
 
@@ -355,7 +370,8 @@ def open_ctc_dataset(root: Path, require_gt: bool = False) -> CtcDataset:
             raise DataError(f"{p}: a broken symbolic link or a symlink loop")
     names = [p.name for p in entries if p.is_dir()]
     if not names:
-        raise DataError(f"{root}: no sequence folders (expected 01, 02, ... holding tNNN.tif)")
+        raise DataError(f"{root}: no sequence folders (expected 01, 02, ... holding "
+                        f"tNNN.tif){_layout_hint(root)}")
     dataset = CtcDataset(root=root, sequences={n: open_sequence(root, n) for n in names})
     if require_gt and not dataset.has_gt:
         raise DataError(f"{root}: no ground truth (expected folders like 01_GT/SEG, 01_GT/TRA)")

@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 from ctc_unet.data.ctc import FRAME_RE, SEQUENCE_RE
 from ctc_unet.data.registry import CTC_SERVER, DatasetInfo
 from ctc_unet.errors import DataError, DownloadError
-from ctc_unet.files import make_staging_dir, remove_stale_staging
+from ctc_unet.files import make_parents, make_staging_dir, remove_empty, remove_stale_staging
 
 logger = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ def _fetch(url: str, known_sha256: str, archive_dir: Path, fname: str, progress:
     except ValueError as exc:  # pooch: checksum mismatch (the temporary file is deleted)
         raise DownloadError(f"{url}: checksum mismatch ({exc})") from exc
     except requests.RequestException as exc:
-        raise DownloadError(f"{url}: download failed ({type(exc).__name__}: {exc})") from exc
+        raise DownloadError(f"{url}: {_why(exc)}") from exc
     finally:
         if bar is not None:
             bar.close()
@@ -172,6 +172,19 @@ def _fetch(url: str, known_sha256: str, archive_dir: Path, fname: str, progress:
         logger.info("sha256 of %s: %s (record it in the registry to pin this archive)", fname,
                     pooch.file_hash(str(path)))
     return path
+
+
+def _why(exc: Exception) -> str:
+    """A failed request in a few words, with what a user can do about it."""
+    import requests
+
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        return f"the server answered HTTP {exc.response.status_code}; try again later"
+    if isinstance(exc, requests.ConnectionError | requests.Timeout):
+        return ("the server cannot be reached (no network here?); download on a machine with "
+                f"internet, or give a mirror (--mirror, ${MIRROR_ENV})")
+    first = (str(exc).splitlines() or [""])[0][:120]
+    return f"download failed ({type(exc).__name__}: {first})"
 
 
 def download_dataset(
@@ -202,11 +215,15 @@ def download_dataset(
             f"{info.name} has no public download; place {', '.join(info.files)} in {final}"
         )
     archive_dir = data_dir / ".archives"
-    archive_dir.mkdir(parents=True, exist_ok=True)
+    created = make_parents(archive_dir)
     fname = f"{info.name}{'-challenge' if challenge else ''}.zip"
     digest = info.challenge_sha256 if challenge else info.train_sha256
     logger.info("downloading %s", url)
-    archive = _fetch(url, digest, archive_dir, fname, progress)
+    try:
+        archive = _fetch(url, digest, archive_dir, fname, progress)
+    except BaseException:
+        remove_empty(created)  # no empty .archives/ (or data root) left by a failed fetch
+        raise
 
     remove_stale_staging(final.parent)
     staging = make_staging_dir(final)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ctc_unet.data.ctc import Sequence, open_ctc_dataset
+from ctc_unet.data.ctc import Sequence, count_divisions, open_ctc_dataset
 from ctc_unet.data.images import read_tiff, tiff_header
 from ctc_unet.data.isbi import read_isbi2012
 from ctc_unet.errors import DataError
@@ -130,7 +130,7 @@ def inspect_sequence(seq: Sequence) -> SequenceReport:
     if seq.tracks_file is not None:
         records = seq.tracks()
         report.n_tracks = len(records)
-        report.n_divisions = len({r.parent for r in records if r.parent})
+        report.n_divisions = count_divisions(records)  # a parent with one child: a gap
         known = {r.label: r for r in records}
         for t, labels in tra_labels.items():
             unknown = sorted(lab for lab in labels if lab not in known)

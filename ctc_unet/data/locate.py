@@ -6,9 +6,15 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ctc_unet.data.download import dataset_dir, download_dataset, is_present, resolve_data_dir
+from ctc_unet.data.download import (
+    DATA_DIR_ENV,
+    dataset_dir,
+    download_dataset,
+    is_present,
+    resolve_data_dir,
+)
 from ctc_unet.data.registry import resolve
-from ctc_unet.errors import UnknownDatasetError
+from ctc_unet.errors import DataError, UnknownDatasetError
 
 logger = logging.getLogger(__name__)
 
@@ -26,15 +32,31 @@ def resolve_dataset(name: str, data_dir: Path | None, *, download: bool = False,
         return candidate, config_name(candidate)
     try:
         info = resolve(name)
-    except UnknownDatasetError:
+    except UnknownDatasetError as exc:
         if download:
             raise
-        return Path(name).expanduser(), None  # the reader reports "folder not found"
+        raise UnknownDatasetError(f"{name}: no such folder here, and {exc}") from None
     root = resolve_data_dir(data_dir)
     if download and not is_present(info, root, challenge):
         logger.info("%s not found under %s; downloading it", info.name, root)
         download_dataset(info, root, challenge=challenge, progress=progress)
-    return dataset_dir(info, root, challenge), info.name
+    folder = dataset_dir(info, root, challenge)
+    if not folder.exists():
+        what = f"the challenge copy of {info.name}" if challenge else info.name
+        flag = " --challenge" if challenge else ""
+        raise DataError(f"{folder}: {what} is not in the data root {root} "
+                        f"({_root_source(data_dir)}); get it with `ctc-unet download "
+                        f"{info.name}{flag}`, or point --data-dir or ${DATA_DIR_ENV} at the "
+                        "folder that holds it")
+    return folder, info.name
+
+
+def _root_source(data_dir: Path | None) -> str:
+    import os
+
+    if data_dir is not None:
+        return "--data-dir"
+    return f"${DATA_DIR_ENV}" if os.environ.get(DATA_DIR_ENV) else "the default"
 
 
 def dataset_name(name: str) -> str:

@@ -112,11 +112,12 @@ def check_reference(seq: Sequence, frames: Iterable[int] | None = None) -> None:
                                 "its markers disagree")
 
 
-def ctcmetrics_problem(res_dir: Path) -> str | None:
+def ctcmetrics_problem(res_dir: Path, shown: Path | None = None) -> str | None:
     """py-ctcmetrics' ``validate_sequence`` verdict on a CTC result folder whose files are
     readable (the challenge's rules: labels in the masks match res_track.txt frame by frame,
     parents end before their daughters begin, no empty result): None when valid, else its
-    first complaint."""
+    first complaint, naming ``shown`` (the folder the user knows) instead of ``res_dir``
+    (e.g. a staging copy)."""
     from ctc_metrics.scripts.validate import validate_sequence
 
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings(record=True) as w:
@@ -124,11 +125,13 @@ def ctcmetrics_problem(res_dir: Path) -> str | None:
         try:
             valid = validate_sequence(str(res_dir), threads=1).get("Valid") == 1
         except (AssertionError, ValueError, KeyError, IndexError) as exc:
-            return f"py-ctcmetrics: {type(exc).__name__} {exc}".strip()
+            reason = f"py-ctcmetrics: {type(exc).__name__} {exc}".strip()
+            return reason if shown is None else reason.replace(str(res_dir), str(shown))
     if valid:
         return None
     reasons = [str(x.message) for x in w if issubclass(x.category, UserWarning)]
-    return reasons[0] if reasons else "py-ctcmetrics rejects it"
+    reason = reasons[0] if reasons else "py-ctcmetrics rejects it"
+    return reason if shown is None else reason.replace(str(res_dir), str(shown))
 
 
 def check_result(res_dir: Path, gt_dir: Path) -> None:

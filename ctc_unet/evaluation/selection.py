@@ -27,8 +27,10 @@ def frame_selection(run: RunDir | None, frames: str, sequences: list[str]
         return {s: ((first, last), None) for s in sequences}
     if frames not in ("choose", "val", "report"):
         raise CtcUnetError(f"--frames must be {FRAME_CHOICES}; got {frames!r}")
-    if run is None:
-        raise CtcUnetError(f"--frames {frames} needs a run directory (its split.json)")
+    if run is None or not run.split.is_file():
+        where = "a run directory" if run is None else f"{run.root}: the run has none"
+        raise CtcUnetError(f"--frames {frames} needs the split.json of a run ({where}; a run "
+                           "made from a package has none): give --frames all or FIRST-LAST")
 
     split = run.load_split()
     refs = split.report if frames == "report" else split.val

@@ -60,20 +60,45 @@ class Predictor:
         cfg = run.load_config()
         path = run.chosen
         state = load_checkpoint(path, map_location="cpu")
+        pred = cls.from_parts(cfg, run.load_postprocess(cfg.postprocess), state,
+                              device=device, frame_shape=frame_shape, source=path, tile=tile,
+                              tta=tta)
+        best = state.get("best_score")
+        if best is not None and float(best) <= 0.0:
+            logger.warning("%s: the run's best validation score is %.4f: this model has not "
+                           "learned (its masks will be empty or wrong); see the run's "
+                           "train.log and curves.png", run.root, float(best))
+        return pred
+
+    @classmethod
+    def from_parts(cls, cfg: Config, post: PostprocessConfig, state: dict, *,
+                   device: torch.device, frame_shape: tuple[int, ...] = (512, 512),
+                   source: Path, tile: int | None = None, tta: bool | None = None
+                   ) -> Predictor:
+        """A predictor of a configuration, chosen post-processing and checkpoint state
+        (``{"model": weights, ...}``) read from ``source`` (a run's checkpoint or an
+        exported package)."""
         model = UNet.from_config(cfg.model)
-        load_weights(model, state, path, cfg)
+        load_weights(model, state, source, cfg)
         model.to(device).eval()
         if cfg.inference.channels_last and device.type == "cpu":
             model.use_channels_last()
-        post = run.load_postprocess(cfg.postprocess)
         mc = cfg.model
         auto = cfg.inference.tile_size or choose_tile(tuple(frame_shape[-2:]), mc.base_channels,
                                                       mc.depth, memory_budget(device))
-        pred = cls(model, cfg, post, device, auto, path).with_settings(tile=tile, tta=tta)
+        pred = cls(model, cfg, post, device, auto, source).with_settings(tile=tile, tta=tta)
         logger.info("model from %s (iteration %s), tile %d px, %s, threshold %.2f, min size %d",
-                    path.name, state.get("iteration"), pred.tile,
+                    source.name, state.get("iteration"), pred.tile,
                     describe(dataclasses.asdict(post)), post.threshold, post.min_size)
         return pred
+
+    def check_data(self, dataset: str) -> None:
+        """Warn when the dataset a model is about to predict is not the one it was trained
+        on (its cells, contrast and scale may differ: the scores will tell)."""
+        trained = self.cfg.dataset
+        if trained and dataset and trained != dataset:
+            logger.warning("this model was trained on %s and now predicts %s: expect lower "
+                           "scores unless the two look alike", trained, dataset)
 
     def with_settings(self, *, tile: int | None = None, tta: bool | None = None,
                       threshold: float | None = None, min_size: int | None = None

@@ -28,7 +28,8 @@ def is_evaluation_folder(folder: Path) -> bool:
 
 def evaluate_ctc_run(run: RunDir | None, path: Path, root: Path, *,
                      sequences: list[str] | None, frames: str, out: Path | None,
-                     device: torch.device, progress: bool = False) -> tuple[list[dict], Path]:
+                     device: torch.device, progress: bool = False, repredict: bool = False
+                     ) -> tuple[list[dict], Path]:
     """Score CTC results against the GT of ``root`` (predicting them first when ``run`` is a
     RunDir) on the frames ``frames`` selects; returns the rows and the folder holding
     evaluation.json/.csv, per-sequence CSVs and figures.
@@ -67,13 +68,8 @@ def evaluate_ctc_run(run: RunDir | None, path: Path, root: Path, *,
     check_apart(dest, [*inputs, *(run.inputs() if run is not None else [])])
     check_replaceable(dest, is_evaluation_folder, EVALUATION_WHAT)
     if run is not None:
-        from ctc_unet.inference.predictor import Predictor
-        from ctc_unet.workflow.predict import check_outputs, predict_sequence
-
-        check_outputs(run, seqs, res_root, False)
-        pred = Predictor.from_run(run, device, seqs[0].first_shape)
-        for s in seqs:
-            predict_sequence(pred, s, res_root, progress=progress)
+        _predict_for_evaluation(run, root, seqs, res_root, device=device, progress=progress,
+                                repredict=repredict)
     for s in seqs:  # every result readable and valid before anything is scored or written
         res = res_folder(res_root, s.name)
         if not res.is_dir():
@@ -96,6 +92,31 @@ def evaluate_ctc_run(run: RunDir | None, path: Path, root: Path, *,
                                                        dataset=root.name), stage)
         write_report(rows, stage)
     return rows, dest
+
+
+def _predict_for_evaluation(run: RunDir, root: Path, seqs: list, res_root: Path, *,
+                            device: torch.device, progress: bool, repredict: bool) -> None:
+    """Predict ``seqs`` into the run's results folder ``res_root``, unless it holds results
+    of every one of them from the run as it is now (and ``repredict`` is not asked)."""
+    from ctc_unet.data.locate import config_name
+    from ctc_unet.inference.predictor import Predictor
+    from ctc_unet.workflow.predict import (
+        check_outputs,
+        predict_sequence,
+        record_prediction,
+        reusable,
+    )
+
+    if not repredict and reusable(run, res_root, seqs):
+        logger.info("using the results in %s, predicted by the run as it is now (--repredict "
+                    "predicts again)", res_root)
+        return
+    check_outputs(run, seqs, res_root, False)
+    pred = Predictor.from_run(run, device, seqs[0].first_shape)
+    pred.check_data(config_name(root) or root.name)
+    for s in seqs:
+        predict_sequence(pred, s, res_root, progress=progress)
+        record_prediction(run, res_root, s, pred)
 
 
 def _check_block(seq, block: tuple[int, int] | None, frames: str) -> None:
@@ -180,7 +201,8 @@ def report_files(dest: Path) -> tuple[Path, Path]:
 
 def evaluate_path(path: Path, *, gt: Path | None, data: str | None, sequences: list[str],
                   frames: str, out: Path | None, device: torch.device,
-                  data_dir: Path | None, progress: bool) -> tuple[list[dict], tuple[Path, Path]]:
+                  data_dir: Path | None, progress: bool, repredict: bool = False
+                  ) -> tuple[list[dict], tuple[Path, Path]]:
     """Evaluate what ``path`` is: an ISBI 2012-style probability stack (against the label
     stack ``gt``), a run directory (predicting ``data`` first), or a results folder holding
     XX_RES (against the dataset folder ``gt``). Writes evaluation.json/.csv (and overlays)
@@ -203,9 +225,11 @@ def evaluate_path(path: Path, *, gt: Path | None, data: str | None, sequences: l
         return rows, report_files(_publish(rows, dest, [path, Path(gt)]))
     run = RunDir(path)
     is_run = run.config.is_file()
-    if is_run and data is None:
-        raise CtcUnetError(f"{path} is a run directory: give --data DATASET to predict and "
-                           "evaluate")
+    if is_run:
+        data = run.dataset(data)
+        if not data:
+            raise CtcUnetError(f"{path} is a run directory that does not say what it was "
+                               "trained on: give --data DATASET to predict and evaluate")
     if not is_run and gt is None:
         raise CtcUnetError(f"{path}: give --gt DATASET_DIR with the XX_GT folders (or pass a "
                            "run directory with --data)")
@@ -219,5 +243,5 @@ def evaluate_path(path: Path, *, gt: Path | None, data: str | None, sequences: l
         return rows, report_files(_publish(rows, dest, inputs))
     rows, dest = evaluate_ctc_run(run if is_run else None, path, root,
                                   sequences=sequences or None, frames=frames, out=out,
-                                  device=device, progress=progress)
+                                  device=device, progress=progress, repredict=repredict)
     return rows, report_files(dest)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import logging
 from collections.abc import Sequence as Sequence_
 from pathlib import Path
@@ -151,7 +152,7 @@ def predict_run(run: RunDir, data: str, *, sequences: list[str], out: Path | Non
     with ``movie`` an animated GIF of each sequence's tracks beside its folder."""
     from ctc_unet.data.ctc import open_ctc_dataset
     from ctc_unet.data.isbi import TEST_VOLUME, TRAIN_VOLUME, is_isbi_folder, read_stack
-    from ctc_unet.data.locate import resolve_dataset
+    from ctc_unet.data.locate import config_name, resolve_dataset
 
     run.load_config()  # a clear error when it is not a run directory
     root = resolve_dataset(data, data_dir, challenge=challenge)[0]
@@ -169,6 +170,7 @@ def predict_run(run: RunDir, data: str, *, sequences: list[str], out: Path | Non
         check_apart(target, [source, *run.inputs()])
         volume = read_stack(source)
         pred = Predictor.from_run(run, device, volume.shape[1:], tile=tile, tta=tta)
+        pred.check_data(config_name(root) or root.name)
         return [predict_isbi_volume(pred, volume, target)]
     dataset = open_ctc_dataset(root)
     seqs = ([dataset.sequence(s) for s in sequences] if sequences
@@ -177,5 +179,64 @@ def predict_run(run: RunDir, data: str, *, sequences: list[str], out: Path | Non
         seq.check_frames()
     check_outputs(run, seqs, out_root, save_probabilities)
     pred = Predictor.from_run(run, device, seqs[0].first_shape, tile=tile, tta=tta)
-    return [predict_sequence(pred, seq, out_root, save_probabilities=save_probabilities,
-                             progress=progress, movie=movie) for seq in seqs]
+    pred.check_data(config_name(root) or root.name)
+    written = []
+    for seq in seqs:
+        written.append(predict_sequence(pred, seq, out_root, progress=progress, movie=movie,
+                                        save_probabilities=save_probabilities))
+        if out is None:  # the run's own results: evaluate may reuse them
+            record_prediction(run, out_root, seq, pred)
+    return written
+
+
+PREDICTION_RECORD = "prediction.json"  # beside the XX_RES folders of <run>/results/<dataset>
+
+
+def _model_state(run: RunDir, tta: bool) -> dict:
+    """What a prediction of ``run`` depends on: its chosen checkpoint and post-processing
+    files (as written: name, size, time) and whether TTA averaged the probabilities."""
+    def stamp(path: Path) -> list | None:
+        if not path.is_file():
+            return None
+        st = path.stat()
+        return [path.name, st.st_size, st.st_mtime_ns]
+    return {"checkpoint": stamp(run.chosen), "postprocess": stamp(run.postprocess),
+            "config": stamp(run.config), "tta": bool(tta)}
+
+
+def _frames_state(seq: Sequence) -> dict:
+    """Which frames a prediction read: their folder, count, total size and latest time."""
+    stats = [p.stat() for p in seq.frames.values()]
+    return {"folder": str((seq.root / seq.name).resolve()), "frames": len(stats),
+            "bytes": sum(st.st_size for st in stats),
+            "latest": max(st.st_mtime_ns for st in stats)}
+
+
+def record_prediction(run: RunDir, out_root: Path, seq: Sequence, pred: Predictor) -> None:
+    """Note in ``out_root/prediction.json`` which model state predicted which frames."""
+    from ctc_unet.files import write_text_atomic
+
+    path = Path(out_root) / PREDICTION_RECORD
+    try:
+        records = json.loads(path.read_text()) if path.is_file() else {}
+    except ValueError:
+        records = {}
+    records[seq.name] = {**_model_state(run, pred.cfg.inference.tta),
+                         "data": _frames_state(seq)}
+    write_text_atomic(path, json.dumps(records, indent=1))
+
+
+def reusable(run: RunDir, out_root: Path, seqs: list[Sequence]) -> bool:
+    """Whether ``out_root`` holds results of every sequence of ``seqs``, predicted from the
+    same frames by the run as it is now (same checkpoint, post-processing and configuration,
+    TTA as configured)."""
+    path = Path(out_root) / PREDICTION_RECORD
+    if not path.is_file():
+        return False
+    try:
+        records = json.loads(path.read_text())
+    except ValueError:
+        return False
+    now = _model_state(run, run.load_config().inference.tta)
+    return all(records.get(s.name) == {**now, "data": _frames_state(s)}
+               and res_folder(out_root, s.name).is_dir() for s in seqs)

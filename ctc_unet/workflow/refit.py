@@ -54,7 +54,7 @@ def refit_run(parent_dir: Path, *, data: str | None, run_dir: Path | None, hold_
     if not parent.split.is_file():
         raise CtcUnetError(f"{parent.root}: no split.json; train it before refitting")
     iterations = chosen_iteration(parent)
-    root = resolve_dataset(data or cfg.dataset, data_dir)[0]
+    root = resolve_dataset(parent.dataset(data), data_dir)[0]
     if not root.is_dir():
         raise CtcUnetError(f"{root}: dataset folder not found; give --data DATASET (the data "
                            f"{parent.root} was trained on)")

@@ -66,7 +66,7 @@ def track_folder(masks_dir: Path, out: Path, cfg: TrackingConfig) -> tuple[Path,
     tracked, records = track_instances(masks, cfg)
 
     def check(staging: Path) -> None:
-        problem = ctcmetrics_problem(staging)
+        problem = ctcmetrics_problem(staging, out)
         if problem is not None:
             raise DataError(f"{masks_dir}: the tracked result does not pass py-ctcmetrics' "
                             f"validation ({problem}); nothing was written")

@@ -74,6 +74,8 @@ def train_run(name: str, *, config: Path | None, profile: str | None, data_dir: 
         if rank == 0:
             log.enter_context(run_log(run.log))
             logger.info("command: %s", invocation(name))
+            write_text_atomic(run.dataset_record, json.dumps(
+                {"name": cfg.dataset, "folder": str(root.resolve())}, indent=1))
             if on_ready is not None:
                 on_ready(run)
 

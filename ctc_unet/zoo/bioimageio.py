@@ -101,11 +101,11 @@ def export_run(run: RunDir, data: Path, out: Path) -> Path:
 def export_package(run: RunDir, *, data: str | Path | None, out: Path | None,
                    data_dir: Path | None) -> Path:
     """``export_run`` with what a user types: ``data`` a dataset folder or name (default: the
-    run's dataset under the data root), ``out`` default ``RUN/export/<run>.bioimageio.zip``."""
+    folder the run was trained on, else its dataset under the data root), ``out`` default
+    ``RUN/export/<run>.bioimageio.zip``."""
     from ctc_unet.data.locate import resolve_dataset
 
-    cfg = run.load_config()
-    root, _ = resolve_dataset(str(data or cfg.dataset), data_dir)
+    root, _ = resolve_dataset(run.dataset(data), data_dir)
     if not root.is_dir():
         raise CtcUnetError(f"{root}: dataset folder not found (give --data)")
     out = out or run.root / "export" / f"{run.root.name}.bioimageio.zip"
