@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -39,13 +40,14 @@ def minutes_and_iterations(run: RunDir) -> tuple[float, int]:
     return minutes, (train[-1]["iteration"] if train else 0)
 
 
-def _frames(refs, sources=("GT", "ST", "ISBI")) -> str:
+def _frames(refs, sources=("GT", "ST", "ISBI", "TRA")) -> str:
     parts = []
     for source in sources:
         ts = sorted(r.t for r in refs if r.source == source)
         if ts:
             span = (frame_ranges(ts, 3) if len(ts) > 2 else ", ".join(f"{t:03d}" for t in ts))
-            parts.append(f"{source if source != 'ISBI' else 'slices'} {span} ({len(ts)})")
+            name = {"ISBI": "slices", "TRA": "TRA markers only"}.get(source, source)
+            parts.append(f"{name} {span} ({len(ts)})")
     return "; ".join(parts)
 
 
@@ -87,12 +89,16 @@ def ctc_row(run: RunDir) -> list[str]:
     path = run.root / "evaluation" / f"{cfg.dataset}-report" / "evaluation.json"
     ev = json.loads(path.read_text())[0] if path.is_file() else {}
     parent = run.refit_parent()
+    marked = (f" + DET on {_frames(split.choose_markers)}" if split.choose_markers else "")
     chose = (f"as {parent.root.name} (refit: its checkpoint iteration and "
              "post-processing)" if parent else
-             f"{_frames(split.val)} by {post['measure']}" if post else
+             f"{_frames(split.val)}{marked} by {post['measure']}" if post else
              f"{_frames(split.val)} (training stopped: nothing chosen)")
+    gold = sum(r.source == "GT" for r in split.report)
+    masks = (f"GT {ev['block']} ({ev['n_gt_seg']}: the evaluated data's masks)"
+             if ev.get("n_gt_seg", 0) > gold else _frames(split.report))
     scored = (f"sequence {', '.join(split.report_sequences)} whole" if split.report_sequences
-              else f"{_frames(split.report)}; TRA markers {ev.get('block', '')}")
+              else f"{masks}; TRA markers {ev.get('block', '')}")
     return [run_name(run), cfg.dataset, f"{cfg.targets.source}: {_frames(split.train)}",
             cfg.profile or "paper", str(cfg.train.seed), str(iters), f"{minutes:.1f}",
             hardware(run), chose, scored, _f(ev, "SEG"), _f(ev, "SEG_ST"), _f(ev, "DET"),
@@ -134,11 +140,18 @@ def _command(run: RunDir) -> str:
     if run.log.is_file():
         for line in run.log.read_text().splitlines():
             if "command: " in line:
-                return "`" + line.split("command: ", 1)[1] + "`"
+                return "`" + _moved(line.split("command: ", 1)[1]) + "`"
     return ""
 
 
 MOVED_FROM, MOVED_TO = ("configs", "experiments"), ("benchmarks", "experiments")
+
+
+def _moved(command: str) -> str:
+    """The command with the trial configs where they are now (they left the package), without
+    the machine's own data root (``--data-dir``: where the data lay, not part of the recipe)."""
+    command = re.sub(r" --data-dir[ =]\S+", "", command)
+    return command.replace("/".join(MOVED_FROM) + "/", "/".join(MOVED_TO) + "/")
 
 
 def reproduced_today(run: RunDir) -> bool:
@@ -160,8 +173,6 @@ def reproduced_today(run: RunDir) -> bool:
     if "--iterations" in opts:
         train["iterations"] = int(opts["--iterations"])
     extra = Path(opts["--config"]) if "--config" in opts else None
-    if extra is not None and not extra.is_file() and extra.parts[:2] == MOVED_FROM:
-        extra = Path(*MOVED_TO, *extra.parts[2:])  # the trial configs left the package
     try:
         now = load_config(cfg.dataset, extra, {"train": train}, opts.get("--profile"))
     except Exception:  # a file of the command that no longer exists: not reproduced
@@ -189,7 +200,10 @@ def trial_row(run: RunDir) -> list[str]:
     minutes, iters = minutes_and_iterations(run)
     post = json.loads(run.postprocess.read_text()) if run.postprocess.is_file() else {}
     report = _evaluation(run, cfg.dataset, "report")
-    recipe = (f"{cfg.targets.source} ({len(split.train)} frames), {cfg.model.base_channels} ch, "
+    marked = sum(r.source == "TRA" for r in split.train)
+    frames = f"{len(split.train)} frames" + (f", {marked} of them TRA markers only"
+                                             if marked else "")
+    recipe = (f"{cfg.targets.source} ({frames}), {cfg.model.base_channels} ch, "
               f"{cfg.train.tile_size} px, {cfg.model.n_classes} classes, cell sampling "
               f"{cfg.augment.cell_sampling:g}, {cfg.train.optimizer} lr {cfg.train.lr:g}, "
               f"{precision(run)}")

@@ -53,6 +53,7 @@ class TargetConfig:
     class_balance: bool = _d("targets", "class_balance")
     ignore_unannotated: bool = _d("targets", "ignore_unannotated")
     ignore_margin: int = _d("targets", "ignore_margin")
+    markers: bool = _d("targets", "markers")
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ class SplitConfig:
     report_fraction: float = field(default=_d("split", "report_fraction"),
                                    metadata={"range": (0.01, 0.9)})
     gap_frames: int = field(default=_d("split", "gap_frames"), metadata={"range": (0, 10**4)})
+    choose_markers: bool = _d("split", "choose_markers")
 
     def __post_init__(self) -> None:
         if self.choose_fraction + self.report_fraction >= 1.0:

@@ -50,13 +50,18 @@ class Split:
     val: list[FrameRef]
     report: list[FrameRef] = field(default_factory=list)
     report_sequences: list[str] = field(default_factory=list)
+    # frames of the choosing region with TRA markers but no mask: their markers join the
+    # choice of the post-processing (DET), never training (``split.choose_markers``)
+    choose_markers: list[FrameRef] = field(default_factory=list)
 
     def to_json(self) -> str:
         def rows(refs: list[FrameRef]) -> list[dict]:
             return [{"sequence": r.sequence, "t": r.t, "source": r.source} for r in refs]
-        return json.dumps({"train": rows(self.train), "val": rows(self.val),
-                           "report": rows(self.report),
-                           "report_sequences": self.report_sequences}, indent=1)
+        data = {"train": rows(self.train), "val": rows(self.val), "report": rows(self.report),
+                "report_sequences": self.report_sequences}
+        if self.choose_markers:
+            data["choose_markers"] = rows(self.choose_markers)
+        return json.dumps(data, indent=1)
 
     @classmethod
     def from_json(cls, text: str) -> Split:
@@ -67,7 +72,8 @@ class Split:
         """The split of a parsed split.json."""
         return cls(*([FrameRef(**r) for r in data.get(k, [])]
                      for k in ("train", "val", "report")),
-                   report_sequences=[str(s) for s in data.get("report_sequences", [])])
+                   report_sequences=[str(s) for s in data.get("report_sequences", [])],
+                   choose_markers=[FrameRef(**r) for r in data.get("choose_markers", [])])
 
     def describe(self) -> str:
         """One line: which frames train, choose and report."""
@@ -78,7 +84,9 @@ class Split:
             return "; ".join(f"{s} {frame_ranges(ts)} ({len(ts)})" for s, ts in by_seq.items())
         whole = (f"; sequence(s) {', '.join(self.report_sequences)} reported whole"
                  if self.report_sequences else "")
-        return (f"train {span(self.train)}; choose {span(self.val)}; "
+        marked = (f" (+ the markers of {span(self.choose_markers)} for DET)"
+                  if self.choose_markers else "")
+        return (f"train {span(self.train)}; choose {span(self.val)}{marked}; "
                 f"report {span(self.report) or 'none'}{whole}")
 
 

@@ -116,6 +116,22 @@ def test_search_finds_perfect_settings_for_perfect_probabilities(synthetic_root)
     assert best["seg"] > 0.97 and best["frames"] == 2
 
 
+def test_a_long_search_says_how_far_it_got(synthetic_root, monkeypatch, caplog):
+    import logging
+
+    from ctc_unet.postprocess import search
+
+    ref = open_ctc_dataset(synthetic_root).sequence("01").read_gt_seg(1)
+    prob = two_class_target(ref, 2).astype(np.float32)
+    monkeypatch.setattr(search, "PROGRESS_EVERY_S", -1.0)  # every threshold counts as long
+    with caplog.at_level(logging.INFO, logger=search.__name__):
+        quiet = search_postprocess([prob], [ref], load_config(), rules=False)
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == len(search.THRESHOLDS) - 1
+    assert lines[0].startswith(f"choosing the post-processing: {len(search.MIN_SIZES)} of "
+                               f"{len(quiet['grid'])} settings tried on 1 frames")
+
+
 def test_search_prefers_dropping_fragments_that_seg_does_not_see(synthetic_root):
     seq = open_ctc_dataset(synthetic_root).sequence("01")
     ref = seq.read_gt_seg(1)

@@ -4,6 +4,8 @@ never on the frames whose scores are reported."""
 from __future__ import annotations
 
 import itertools
+import logging
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -12,6 +14,8 @@ from ctc_unet.config import Config
 from ctc_unet.evaluation.det import det_measure
 from ctc_unet.evaluation.seg import seg_measure
 from ctc_unet.postprocess.instances import finish_instances, raw_instances
+
+logger = logging.getLogger(__name__)
 
 THRESHOLDS = tuple(round(0.3 + 0.05 * i, 2) for i in range(11))  # 0.30 .. 0.80
 MIN_SIZES = (0, 10, 25, 50, 100, 200, 400, 800, 1600)
@@ -27,6 +31,7 @@ RULES = (
 RULE_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 RULE_MIN_SIZES = (100, 400, 800, 1600)
 RULE_KEYS = ("method", "seeds", "seed_threshold", "seed_distance")
+PROGRESS_EVERY_S = 60.0  # a log line at most this often during a long search
 
 
 def candidates(cfg: Config, rules: bool = True) -> list[dict]:
@@ -43,8 +48,9 @@ def candidates(cfg: Config, rules: bool = True) -> list[dict]:
 
 
 
-def search_postprocess(probs: list[np.ndarray], references: list[np.ndarray], cfg: Config,
-                       markers: list[np.ndarray] | None = None, *, rules: bool = True) -> dict:
+def search_postprocess(probs: list[np.ndarray], references: list[np.ndarray | None],
+                       cfg: Config, markers: list[np.ndarray] | None = None, *,
+                       rules: bool = True) -> dict:
     """Instance rule (components or a seeded watershed, see RULES), threshold and minimum size
     that maximise a detection-aware score on validation frames.
 
@@ -53,17 +59,26 @@ def search_postprocess(probs: list[np.ndarray], references: list[np.ndarray], cf
     of the best score the largest minimum size wins (fragments become spurious tracks), then
     the threshold nearest 0.5.
 
-    probs: (H, W) cell probabilities; references: (H, W) labels; markers: (H, W) TRA markers.
-    Returns the chosen setting with its scores, the measure's name, and every setting tried.
+    probs: (H, W) cell probabilities; references: (H, W) labels, None for a frame that has
+    markers only (it counts in DET, not in SEG); markers: (H, W) TRA markers. Returns the
+    chosen setting with its scores, the measure's name, and every setting tried.
     """
+    segmented = [i for i, r in enumerate(references) if r is not None]
     grid, raw, raw_key = [], [], None
-    for setting in candidates(cfg, rules):
+    settings = candidates(cfg, rules)
+    start = told = time.monotonic()
+    for n, setting in enumerate(settings):
         post = replace(cfg.postprocess, **setting)
         key = tuple(setting[k] for k in (*RULE_KEYS, "threshold"))
         if key != raw_key:  # the rule's objects depend on the threshold, not the minimum size
+            if n and time.monotonic() - told > PROGRESS_EVERY_S:
+                told = time.monotonic()
+                logger.info("choosing the post-processing: %d of %d settings tried on %d "
+                            "frames (%.0f s)", n, len(settings), len(probs), told - start)
             raw, raw_key = [raw_instances(p, post) for p in probs], key
         preds = [finish_instances(r, post, cfg.targets.border_width) for r in raw]
-        row = {**setting, "seg": seg_measure(references, preds)}
+        row = {**setting, "seg": seg_measure([references[i] for i in segmented],
+                                              [preds[i] for i in segmented])}
         if markers is not None:
             row["det"] = det_measure(markers, preds)
             row["score"] = (row["seg"] + row["det"]) / 2

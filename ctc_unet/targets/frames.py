@@ -4,6 +4,7 @@ loading one as (normalized image, instance labels, ignore mask)."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from ctc_unet.config import TargetConfig
 from ctc_unet.data.ctc import CtcDataset, Sequence, context_stack, open_ctc_dataset
 from ctc_unet.data.isbi import IsbiData, is_isbi_folder, read_isbi2012
 from ctc_unet.errors import DataError
-from ctc_unet.targets.ignore import unannotated_mask
+from ctc_unet.targets.ignore import cell_reach, marker_band, unannotated_mask
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ class FrameRef:
 
     sequence: str
     t: int
-    source: Literal["GT", "ST", "ISBI"]
+    source: Literal["GT", "ST", "ISBI", "TRA"]
 
 
 @dataclass(frozen=True)
@@ -62,12 +63,15 @@ def normalize_image(image: np.ndarray, low: float = 1.0, high: float = 99.8) -> 
 
 
 def training_frames(dataset: CtcDataset, source: str,
-                    sequences: Iterable[str] | None = None) -> list[FrameRef]:
+                    sequences: Iterable[str] | None = None, markers: bool = False
+                    ) -> list[FrameRef]:
     """Frames of ``sequences`` (default: all) that ``source`` annotates.
 
     GT: frames with a gold mask; ST: frames with a silver mask; GT+ST: the GT frames, plus ST
-    for frames without GT. Raises DataError when the source provides no frame, or when an
-    annotation has no frame (see ``Sequence.check_annotations_have_frames``).
+    for frames without GT. With ``markers``, also every other frame with TRA markers (source
+    ``TRA``: ``load_frame`` teaches its markers as cell and the far background). Raises
+    DataError when the source provides no frame, or when an annotation has no frame (see
+    ``Sequence.check_annotations_have_frames``).
     """
     names = [dataset.sequence(s).name for s in sequences] if sequences else list(dataset.sequences)
     refs: list[FrameRef] = []
@@ -81,6 +85,9 @@ def training_frames(dataset: CtcDataset, source: str,
             refs += [FrameRef(name, t, "ST") for t in st]
         if source == "GT+ST":
             refs += [FrameRef(name, t, "ST") for t in st if t not in set(gt)]
+        if markers:
+            taken = {r.t for r in refs if r.sequence == name}
+            refs += [FrameRef(name, t, "TRA") for t in sorted(seq.gt_tra) if t not in taken]
     if not refs:
         raise DataError(f"{dataset.root}: no {source} annotations in sequence(s) "
                         f"{', '.join(names)}")
@@ -105,11 +112,16 @@ def load_frame(dataset: CtcDataset, ref: FrameRef, cfg: TargetConfig, *, markers
 def _load_labels(seq: Sequence, ref: FrameRef, cfg: TargetConfig, image: np.ndarray,
                  markers: bool) -> AnnotatedFrame:
     use_ignore = ref.source == "GT" and cfg.ignore_unannotated
-    tra = (seq.read_gt_tra(ref.t) if (markers or use_ignore) and ref.t in seq.gt_tra
-           else None)
+    tra = (seq.read_gt_tra(ref.t) if (markers or use_ignore or ref.source == "TRA")
+           and ref.t in seq.gt_tra else None)
     kept = tra if markers else None
     if ref.source == "ST":
         return AnnotatedFrame(ref, image, seq.read_st_seg(ref.t).astype(np.int32), None, kept)
+    if ref.source == "TRA":
+        marks = tra if tra is not None else seq.read_gt_tra(ref.t)
+        band = marker_band(marks, typical_reach(seq), cfg.ignore_margin)
+        return AnnotatedFrame(ref, image, marks.astype(np.int32), band if band.any() else None,
+                              kept)
     labels = seq.read_gt_seg(ref.t).astype(np.int32)
     ignore = None
     if use_ignore and tra is not None:
@@ -117,6 +129,29 @@ def _load_labels(seq: Sequence, ref: FrameRef, cfg: TargetConfig, image: np.ndar
         mask = unannotated_mask(labels, tra, cfg.ignore_margin, silver)
         ignore = mask if mask.any() else None
     return AnnotatedFrame(ref, image, labels, ignore, kept)
+
+
+REACH_FRAMES = 8  # masks read to learn how far a sequence's cells reach from their centre
+
+
+@functools.lru_cache(maxsize=16)
+def _reach(files: tuple[Path, ...]) -> float:
+    from ctc_unet.data.images import read_tiff
+
+    return cell_reach([read_tiff(p) for p in files])
+
+
+def typical_reach(seq: Sequence) -> float:
+    """How far ``seq``'s cells reach from their centre (px, ``cell_reach`` over up to
+    REACH_FRAMES of its GT, else ST, masks spread over the sequence). DataError when it has
+    neither: markers alone do not say how large a cell is."""
+    masks = seq.gt_seg or seq.st_seg
+    if not masks:
+        raise DataError(f"{seq.root / seq.name}: targets.markers needs some GT or ST masks of "
+                        "the sequence to learn how large a cell is around its marker")
+    ts = sorted(masks)
+    picked = ts[::max(1, len(ts) // REACH_FRAMES)][:REACH_FRAMES]
+    return _reach(tuple(masks[t] for t in picked))
 
 
 def isbi_frames(data: IsbiData, slices: Iterable[int], context: int = 0
@@ -145,7 +180,7 @@ def annotated_frame(root: Path, sequence: str, frame: int | None, cfg: TargetCon
             raise DataError(f"{root}: slice {z} out of range 0..{data.train_volume.shape[0] - 1}")
         return isbi_frames(data, [z])[0]
     ds = open_ctc_dataset(root)
-    annotated = training_frames(ds, cfg.source, [sequence])
+    annotated = training_frames(ds, cfg.source, [sequence], cfg.markers)
     refs = annotated if frame is None else [r for r in annotated if r.t == frame]
     if not refs:
         more = " ..." if len(annotated) > 12 else ""

@@ -46,7 +46,7 @@ from ctc_unet.training.loss import weighted_cross_entropy
 from ctc_unet.training.progress import Reporter
 from ctc_unet.training.samples import TrainingSamples, sample_loader, stop_workers
 from ctc_unet.training.schedule import make_optimizer
-from ctc_unet.training.split import load_frames
+from ctc_unet.training.split import choosing_marker_frames, load_frames
 from ctc_unet.training.validation import choose_postprocess, validate
 
 logger = logging.getLogger(__name__)
@@ -92,6 +92,7 @@ class Trainer:
         state = load_checkpoint(run.last) if self.resume and run.last.is_file() else None
         split = run.load_split() if state and run.split.is_file() else self.given_split
         self.split, train_frames, self.val_frames = load_frames(self.root, self.cfg, split)
+        self.choose_extra = choosing_marker_frames(self.root, self.cfg, self.split)
         self.samples = TrainingSamples(train_frames, self.cfg, run.target_cache)
         self.model = UNet.from_config(self.cfg.model, train_cfg.head_init).to(device)
         if train_cfg.channels_last:
@@ -126,8 +127,11 @@ class Trainer:
                             "precision": str(self.amp_dtype or torch.float32)[6:],
                             **describe_hardware(self.device, self.world)})
         logger.info("split: %s", self.split.describe())
+        marked = sum(r.source == "TRA" for r in self.split.train)
+        source = self.cfg.targets.source + (f", {marked} of them TRA markers only"
+                                             if marked else "")
         logger.info("%d training frames (%s), %d validation frames; device %s, %d process(es), "
-                    "%s", len(self.split.train), self.cfg.targets.source, len(self.val_frames),
+                    "%s", len(self.split.train), source, len(self.val_frames),
                     self.device, self.world, str(self.amp_dtype or torch.float32)[6:])
 
     def _restore(self, state: dict) -> None:
@@ -295,7 +299,8 @@ class Trainer:
 
         training_curves(self.run.read_metrics(), self.run.curves)
         if self.val_frames and self.val_frames[0].ref.source != "ISBI":
-            choose_postprocess(self.run, self.cfg, self.val_frames, self.device)
+            choose_postprocess(self.run, self.cfg, self.val_frames, self.device,
+                               extra=self.choose_extra)
 
     def finish(self, got_signal: str | None, elapsed: float) -> TrainResult:
         """Checkpoint, check the ranks agree, and (rank 0, finished) plot and choose the

@@ -99,7 +99,8 @@ def make_split(dataset: CtcDataset, cfg: Config) -> Split:
     seq = dataset.sequences[holdout]
     annotated = sorted(t for t in set(seq.gt_seg) | set(seq.st_seg) if t in seq.frames)
     choose, reporting, cut = held_out_block(annotated, rules, report=report_seq is None)
-    train = [r for r in training_frames(dataset, cfg.targets.source, train_seqs)
+    train = [r for r in training_frames(dataset, cfg.targets.source, train_seqs,
+                                        cfg.targets.markers)
              if r.sequence != holdout or r.t < cut] if choose else []
     if not train:
         raise _too_short(f"{dataset.root}: sequence {holdout}", len(annotated),
@@ -110,7 +111,12 @@ def make_split(dataset: CtcDataset, cfg: Config) -> Split:
         report = _annotated_refs(rs, sorted(t for t in set(rs.gt_seg) | set(rs.st_seg)
                                             if t in rs.frames))
         whole = [report_seq]
-    return Split(train, _annotated_refs(seq, choose), report, whole)
+    # the choosing region: from the first choosing frame on, every frame with markers but no
+    # mask (the reporting block, if any, lies before it)
+    marked = ([FrameRef(seq.name, t, "TRA") for t in sorted(seq.gt_tra)
+               if t >= choose[0] and t not in set(annotated) and t in seq.frames]
+              if rules.choose_markers else [])
+    return Split(train, _annotated_refs(seq, choose), report, whole, marked)
 
 
 def isbi_split(n_slices: int, cfg: Config) -> Split:
@@ -160,11 +166,21 @@ def refit_split(root: Path, cfg: Config, parent: Split, hold_out: bool) -> Split
     else:
         dataset = open_ctc_dataset(root)
         annotated = [n for n, s in dataset.sequences.items() if s.gt_seg or s.st_seg]
-        frames = training_frames(dataset, cfg.targets.source, annotated)
+        frames = training_frames(dataset, cfg.targets.source, annotated, cfg.targets.markers)
     split = refit_frames(frames, parent, cfg.split.gap_frames, hold_out)
     if not split.train:
         raise DataError(f"{root}: no annotated frame is left to train on")
     return split
+
+
+def choosing_marker_frames(root: Path, cfg: Config, split: Split) -> list[AnnotatedFrame]:
+    """The marker-only frames of the choosing region (``split.choose_markers``), loaded with
+    their markers (for DET in the choice of the post-processing)."""
+    if not split.choose_markers or is_isbi_folder(root):
+        return []
+    dataset = open_ctc_dataset(root)
+    return [load_frame(dataset, r, cfg.targets, markers=True,
+                       context=cfg.model.context_frames) for r in split.choose_markers]
 
 
 def load_frames(root: Path, cfg: Config, split: Split | None = None

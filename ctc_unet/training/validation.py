@@ -58,10 +58,11 @@ def validate(model: torch.nn.Module, frames: list[AnnotatedFrame], cfg: Config,
 
 
 def choose_postprocess(run: RunDir, cfg: Config, frames: list[AnnotatedFrame],
-                       device: torch.device) -> None:
-    """Search threshold and minimum size on the validation frames with the best weights;
-    save the choice as postprocess.json (used by predict). The probabilities are those
-    predict will see: averaged over the test-time augmentation when the config asks for it."""
+                       device: torch.device, *, extra: list[AnnotatedFrame] = ()) -> None:
+    """Search threshold and minimum size on the validation frames with the best weights
+    (and, for DET, on the markers of the marker-only frames ``extra``); save the choice as
+    postprocess.json (used by predict). The probabilities are those predict will see:
+    averaged over the test-time augmentation when the config asks for it."""
     model = UNet.from_config(cfg.model)
     model.load_state_dict(load_checkpoint(run.chosen)["model"])
     model.to(device)
@@ -70,14 +71,21 @@ def choose_postprocess(run: RunDir, cfg: Config, frames: list[AnnotatedFrame],
     def forward(view: np.ndarray) -> np.ndarray:
         return predict_whole(model, view, device)
 
-    probs = [(predict_tta(forward, f.network_input, ic.tta_count) if ic.tta
-              else forward(f.network_input))[1] for f in frames]
     markers = ([f.markers for f in frames] if all(f.markers is not None for f in frames)
                else None)
-    result = search_postprocess(probs, [f.labels for f in frames], cfg, markers)
-    result["frames"] = [f"{f.ref.sequence}:{f.ref.t} ({f.ref.source})" for f in frames]
+    if markers is None:
+        extra = []  # without markers of every choosing frame the score is SEG alone
+    everything = [*frames, *extra]
+    probs = [(predict_tta(forward, f.network_input, ic.tta_count) if ic.tta
+              else forward(f.network_input))[1] for f in everything]
+    references = [f.labels for f in frames] + [None] * len(extra)
+    result = search_postprocess(probs, references, cfg,
+                                None if markers is None else [f.markers for f in everything])
+    result["frames"] = [f"{f.ref.sequence}:{f.ref.t} ({f.ref.source})" for f in everything]
     write_text_atomic(run.postprocess, json.dumps(result, indent=1))
-    logger.info("post-processing chosen on %d validation frames by %s: %s, threshold %.2f, "
-                "min size %d (SEG %.4f%s)", len(frames), result["measure"], describe(result),
+    logger.info("post-processing chosen on %d validation frames%s by %s: %s, threshold %.2f, "
+                "min size %d (SEG %.4f%s)", len(frames),
+                f" and the markers of {len(extra)} more" if extra else "", result["measure"],
+                describe(result),
                 result["threshold"], result["min_size"], result["seg"],
                 f", DET {result['det']:.4f}" if "det" in result else "")
