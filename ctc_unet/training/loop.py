@@ -92,7 +92,6 @@ class Trainer:
         state = load_checkpoint(run.last) if self.resume and run.last.is_file() else None
         split = run.load_split() if state and run.split.is_file() else self.given_split
         self.split, train_frames, self.val_frames = load_frames(self.root, self.cfg, split)
-        self.choose_extra = choosing_marker_frames(self.root, self.cfg, self.split)
         self.samples = TrainingSamples(train_frames, self.cfg, run.target_cache)
         self.model = UNet.from_config(self.cfg.model, train_cfg.head_init).to(device)
         if train_cfg.channels_last:
@@ -299,8 +298,9 @@ class Trainer:
 
         training_curves(self.run.read_metrics(), self.run.curves)
         if self.val_frames and self.val_frames[0].ref.source != "ISBI":
-            choose_postprocess(self.run, self.cfg, self.val_frames, self.device,
-                               extra=self.choose_extra)
+            # the choosing region's marker frames are read only now: they serve the search
+            extra = choosing_marker_frames(self.root, self.cfg, self.split)
+            choose_postprocess(self.run, self.cfg, self.val_frames, self.device, extra=extra)
 
     def finish(self, got_signal: str | None, elapsed: float) -> TrainResult:
         """Checkpoint, check the ranks agree, and (rank 0, finished) plot and choose the

@@ -113,8 +113,9 @@ def make_split(dataset: CtcDataset, cfg: Config) -> Split:
         whole = [report_seq]
     # the choosing region: from the first choosing frame on, every frame with markers but no
     # mask (the reporting block, if any, lies before it)
+    masked = set(annotated)
     marked = ([FrameRef(seq.name, t, "TRA") for t in sorted(seq.gt_tra)
-               if t >= choose[0] and t not in set(annotated) and t in seq.frames]
+               if t >= choose[0] and t not in masked and t in seq.frames]
               if rules.choose_markers else [])
     return Split(train, _annotated_refs(seq, choose), report, whole, marked)
 

@@ -71,16 +71,15 @@ def choose_postprocess(run: RunDir, cfg: Config, frames: list[AnnotatedFrame],
     def forward(view: np.ndarray) -> np.ndarray:
         return predict_whole(model, view, device)
 
-    markers = ([f.markers for f in frames] if all(f.markers is not None for f in frames)
-               else None)
-    if markers is None:
+    marked = all(f.markers is not None for f in frames)
+    if not marked:
         extra = []  # without markers of every choosing frame the score is SEG alone
     everything = [*frames, *extra]
     probs = [(predict_tta(forward, f.network_input, ic.tta_count) if ic.tta
               else forward(f.network_input))[1] for f in everything]
     references = [f.labels for f in frames] + [None] * len(extra)
     result = search_postprocess(probs, references, cfg,
-                                None if markers is None else [f.markers for f in everything])
+                                [f.markers for f in everything] if marked else None)
     result["frames"] = [f"{f.ref.sequence}:{f.ref.t} ({f.ref.source})" for f in everything]
     write_text_atomic(run.postprocess, json.dumps(result, indent=1))
     logger.info("post-processing chosen on %d validation frames%s by %s: %s, threshold %.2f, "
