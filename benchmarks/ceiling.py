@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from ctc_unet.data.ctc import TrackRecord
-from ctc_unet.evaluation.tracks import marker_matches
+from ctc_unet.data.labels import marker_matches
 
 
 def true_positives(markers: np.ndarray, mask: np.ndarray) -> dict[int, int]:

@@ -105,14 +105,16 @@ def load_model(source: str | Path | RunDir, *, device: str = "auto",
     or an exported bioimage.io package (``ctc-unet export``: a .zip or its folder), each with
     its chosen post-processing. ``frame_shape`` sizes the automatic tile; ``tile`` / ``tta``
     override the configuration."""
-    from ctc_unet.zoo.package import is_package, read_package
+    from ctc_unet.zoo.package import is_package, read_package, read_track_support
 
     if not isinstance(source, RunDir) and is_package(Path(source).expanduser()):
         path = Path(source).expanduser()
         cfg, post, state = read_package(path)
-        return Model(None, Predictor.from_parts(cfg, post, state, device=resolve_device(device),
-                                                frame_shape=frame_shape, source=path,
-                                                tile=tile, tta=tta), source=path)
+        pred = Predictor.from_parts(cfg, post, state, device=resolve_device(device),
+                                    frame_shape=frame_shape, source=path, tile=tile, tta=tta)
+        if cfg.tracking.track_support:
+            pred.support = read_track_support(path)
+        return Model(None, pred, source=path)
     run = _run(source)
     run.load_config()  # a clear error when it is not a run directory
     return Model(run, Predictor.from_run(run, resolve_device(device), frame_shape, tile=tile,

@@ -229,6 +229,7 @@ class TrackingConfig:
     division_min_daughter: int = _d("tracking", "division_min_daughter")
     fragment_area: float = _d("tracking", "fragment_area")
     min_track_frames: int = _d("tracking", "min_track_frames")
+    track_support: bool = _d("tracking", "track_support")
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@
     train.log            the log
     curves.png           loss and validation curves
     postprocess.json     threshold and minimum size chosen on the validation frames
+    track_support.json   which tracks are cells, learned from the TRA markers (tracking)
     refit.json           a refit's parent run and frames (``ctc-unet refit``)
     dataset.json         the dataset's name and the folder it was read from
     status.json          how the last training call ended (finished, interrupted, failed)
@@ -35,6 +36,7 @@ from ctc_unet.config_io import build, read_yaml
 from ctc_unet.errors import CtcUnetError
 from ctc_unet.files import atomic_write
 from ctc_unet.targets.frames import FrameRef
+from ctc_unet.tracking.support import TrackSupport
 
 logger = logging.getLogger(__name__)
 
@@ -155,6 +157,10 @@ class RunDir:
         return self.root / "postprocess.json"
 
     @property
+    def track_support(self) -> Path:
+        return self.root / "track_support.json"
+
+    @property
     def refit(self) -> Path:
         return self.root / "refit.json"
 
@@ -191,7 +197,8 @@ class RunDir:
         post-processing, refit record): what no output of predict, evaluate, export or
         submit may overwrite. Outputs inside the run directory beside them are fine."""
         return [p for p in (self.config, self.split, self.last, self.best, self.postprocess,
-                            self.refit, self.dataset_record) if p.exists()]
+                            self.track_support, self.refit, self.dataset_record)
+                if p.exists()]
 
     @property
     def target_cache(self) -> Path:
@@ -241,6 +248,18 @@ class RunDir:
         chosen = {k: v for k, v in data.items() if k in names}  # not its scores and grid
         return build(PostprocessConfig, {**dataclasses.asdict(default), **chosen},
                              f"{self.postprocess}:")
+
+    def load_track_support(self) -> TrackSupport | None:
+        """The track support learned at the end of training (track_support.json), or None
+        where the run has none."""
+        if not self.track_support.is_file():
+            return None
+        data = read_json(self.track_support)
+        try:
+            return TrackSupport.from_dict(data)
+        except (TypeError, KeyError, AttributeError, ValueError) as exc:
+            raise CtcUnetError(f"{self.track_support}: not a track support written by "
+                               f"ctc-unet ({exc})") from None
 
     def append_metrics(self, record: dict[str, Any]) -> None:
         """Append one JSON line to metrics.jsonl (flushed, so a crash keeps what was written)."""

@@ -3,6 +3,8 @@ does it, for the SEG and DET measures, the post-processing search and tracking).
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 
 MAX_TABLE = 1 << 22  # label pairs counted with one bincount up to this many cells
@@ -37,3 +39,19 @@ def overlap_pairs(a: np.ndarray, b: np.ndarray) -> dict[tuple[int, int], int]:
     return {(int(a_ids[r]), int(b_ids[c])): int(table[r, c]) for r, c in zip(rows, cols,
                                                                           strict=True)
             if a_ids[r] != 0 and b_ids[c] != 0}
+
+
+def marker_matches(markers: np.ndarray, mask: np.ndarray) -> dict[int, int]:
+    """Marker label -> result label as py-ctcmetrics' CT reads one frame: the object that
+    covers more than half of the marker, or 0 when none does or that object covers more
+    than half of another marker too. markers, mask: (H, W) label images (0 = background)."""
+    ref_ids, res_ids, table = contingency(markers, mask)
+    area = table.sum(axis=1)
+    match = {}
+    for r, ref in enumerate(ref_ids):
+        if ref == 0:
+            continue
+        cols = np.nonzero((table[r] > 0.5 * area[r]) & (res_ids > 0))[0]
+        match[int(ref)] = int(res_ids[cols[0]]) if cols.size else -1
+    shared = Counter(v for v in match.values() if v > 0)
+    return {ref: (0 if res > 0 and shared[res] > 1 else res) for ref, res in match.items()}

@@ -13,14 +13,13 @@ track that restarts without a parent where the masks show one cell).
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
 from ctc_unet.data.ctc import TrackRecord
-from ctc_unet.data.labels import contingency
+from ctc_unet.data.labels import marker_matches
 
 
 @dataclass(frozen=True)
@@ -51,22 +50,6 @@ class TrackLoss:
 
 def _frames(frames: tuple[int, ...]) -> str:
     return ", ".join(str(t) for t in frames)
-
-
-def marker_matches(markers: np.ndarray, mask: np.ndarray) -> dict[int, int]:
-    """Marker label -> result label as py-ctcmetrics' CT reads one frame: the object that
-    covers more than half of the marker, or 0 when none does or that object covers more
-    than half of another marker too. markers, mask: (H, W) label images (0 = background)."""
-    ref_ids, res_ids, table = contingency(markers, mask)
-    area = table.sum(axis=1)
-    match = {}
-    for r, ref in enumerate(ref_ids):
-        if ref == 0:
-            continue
-        cols = np.nonzero((table[r] > 0.5 * area[r]) & (res_ids > 0))[0]
-        match[int(ref)] = int(res_ids[cols[0]]) if cols.size else -1
-    shared = Counter(v for v in match.values() if v > 0)
-    return {ref: (0 if res > 0 and shared[res] > 1 else res) for ref, res in match.items()}
 
 
 def incomplete_tracks(markers: Iterable[np.ndarray], reference: list[TrackRecord],

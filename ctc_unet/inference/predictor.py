@@ -34,6 +34,7 @@ from ctc_unet.postprocess.search import describe
 from ctc_unet.rundir import RunDir, load_checkpoint, load_weights
 from ctc_unet.targets.frames import normalize_image
 from ctc_unet.tracking.linking import track_instances
+from ctc_unet.tracking.support import TrackSupport, object_probability
 
 logger = logging.getLogger(__name__)
 
@@ -49,13 +50,15 @@ class Predictor:
     device: torch.device
     tile: int
     checkpoint: Path | None = None  # where the weights came from, for messages
+    support: TrackSupport | None = None  # which tracks are cells (tracking.track_support)
 
     @classmethod
     def from_run(cls, run: RunDir, device: torch.device,
                  frame_shape: tuple[int, ...] = (512, 512), *, tile: int | None = None,
-                 tta: bool | None = None) -> Predictor:
+                 tta: bool | None = None, support: bool = True) -> Predictor:
         """The run's chosen checkpoint (its best, else its last), configuration and chosen
-        post-processing; ``frame_shape`` sizes the automatic tile, ``tile`` and ``tta``
+        post-processing, and (``support``, with ``tracking.track_support`` on) its learned
+        track support; ``frame_shape`` sizes the automatic tile, ``tile`` and ``tta``
         override the configuration."""
         cfg = run.load_config()
         path = run.chosen
@@ -63,6 +66,11 @@ class Predictor:
         pred = cls.from_parts(cfg, run.load_postprocess(cfg.postprocess), state,
                               device=device, frame_shape=frame_shape, source=path, tile=tile,
                               tta=tta)
+        if support and cfg.tracking.track_support:
+            pred.support = run.load_track_support()
+            if pred.support is None:
+                logger.warning("%s has no track_support.json (tracking.track_support is on): "
+                               "every track is kept", run.root)
         best = state.get("best_score")
         if best is not None and float(best) <= 0.0:
             logger.warning("%s: the run's best validation score is %.4f: this model has not "
@@ -173,5 +181,17 @@ class Predictor:
         """Segment a time series of raw (H, W) frames and link the instances: tracked label
         images and track records (frame = list index), with the run's tracking settings."""
         times = range(len(frames))
-        instances = [self.segment(frames.__getitem__, times, t, f"frame {t}")[1] for t in times]
-        return track_instances(instances, self.cfg.tracking)
+        instances, probs = [], []
+        for t in times:
+            prob, labels = self.segment(frames.__getitem__, times, t, f"frame {t}")
+            instances.append(labels)
+            probs.append(object_probability(labels, prob))
+        return self.link(instances, probs)
+
+    def link(self, instances: Sequence[np.ndarray], probabilities: Sequence[dict[int, float]]
+             ) -> tuple[list[np.ndarray], list[TrackRecord]]:
+        """Track the (H, W) instance labels of consecutive frames; ``probabilities``: per
+        frame, label -> mean cell probability (``support.object_probability``), which the
+        learned track support weighs."""
+        return track_instances(instances, self.cfg.tracking, support=self.support,
+                               probabilities=probabilities)

@@ -6,6 +6,7 @@ Layout of ``<out>/<TEAM>/`` (and ``<out>/<TEAM>.zip`` of it)::
     SW/<DATASET>-XX.sh            runs the method from SW/ with relative paths: reads
                                   ../<DATASET>/XX, writes ../<DATASET>/XX_RES
     SW/models/<DATASET>/          weights (checkpoint_best.pt), config.yaml, postprocess.json
+                                  (and track_support.json where the run learned one)
     SW/wheels/ctc_unet-*.whl      this package (built by pip wheel), for an offline install
     SW/requirements.txt           pinned dependencies
     SW/install.sh                 pip install of the wheel and the requirements
@@ -152,8 +153,9 @@ def _package_dataset(pkg: Path, dataset: str, run: RunDir, cfg: Config, sequence
     save_checkpoint({"model": state["model"], "iteration": state.get("iteration")},
                     model_dir / "checkpoint_best.pt")
     dump_config(cfg, model_dir / "config.yaml")
-    if run.postprocess.is_file():
-        shutil.copy2(run.postprocess, model_dir / "postprocess.json")
+    for chosen in (run.postprocess, run.track_support):
+        if chosen.is_file():
+            shutil.copy2(chosen, model_dir / chosen.name)
 
 
 def _zip(pkg: Path, path: Path) -> Path:

@@ -25,13 +25,16 @@ Steps, each a function of per-frame object tables:
    ``fragment_area`` x the mother and that the cell takes back in the frame after its last
    (pieces of one cell) is merged into the touching sibling (without the take-back
    condition, merging joined real cells on DIC-HeLa predictions).
-4. Tracks shorter than ``min_track_frames`` with no relatives that neither start in the first
-   nor end in the last frame are dropped (flicker).
+4. With a learned ``support.TrackSupport`` and the objects' mean cell probabilities, lineages
+   (tracklets joined by parent links) unlikely to be cells are dropped; tracks shorter than
+   ``min_track_frames`` with no relatives that neither start in the first nor end in the last
+   frame are dropped (flicker).
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -44,6 +47,9 @@ from ctc_unet.data.ctc import TrackRecord
 from ctc_unet.data.labels import overlap_pairs
 from ctc_unet.tracking.divisions import Candidate, evidence
 from ctc_unet.tracking.overlap import track
+from ctc_unet.tracking.support import TrackSupport, drop_unsupported, lineage_rows, marker_matches
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -326,22 +332,51 @@ def _tracklets(labels: Sequence[np.ndarray], cfg: TrackingConfig) -> _Divisions:
     return _Divisions(tracklets, tables, labels, inters, cfg)
 
 
-def track_global(labels: Sequence[np.ndarray], cfg: TrackingConfig
+def _linked(labels: Sequence[np.ndarray], cfg: TrackingConfig) -> tuple[_Divisions, set[int]]:
+    """Steps 1-3 and gap closing: the tracklets and the set of removed ones."""
+    divisions = _tracklets(labels, cfg)
+    removed = divisions.run()
+    close_gaps(divisions.tr, divisions.tables, cfg, removed)
+    return divisions, removed
+
+
+def track_global(labels: Sequence[np.ndarray], cfg: TrackingConfig, *,
+                 support: TrackSupport | None = None,
+                 probabilities: Sequence[dict[int, float]] | None = None
                  ) -> tuple[list[np.ndarray], list[TrackRecord]]:
     """Link per-frame instance labels (T arrays (H, W), any ids, 0 = background) into CTC
     tracks; returns T uint16 masks labelled with track ids and the records (0-based frames).
-    See the module docstring for the steps."""
-    divisions = _tracklets(labels, cfg)
-    removed = divisions.run()
-    tracklets, tables = divisions.tr, divisions.tables
-    close_gaps(tracklets, tables, cfg, removed)
-    remove_flicker(tracklets, removed, len(labels), cfg.min_track_frames)
-    return to_ctc(tracklets, removed, divisions.labels)
+    See the module docstring for the steps; with ``support`` and ``probabilities`` (per
+    frame, label -> mean cell probability) the lineages it finds unlikely to be cells go."""
+    divisions, removed = _linked(labels, cfg)
+    if support is not None and probabilities is not None:
+        dropped = drop_unsupported(divisions.tr, removed, divisions.tables, probabilities,
+                                   support)
+        logger.info("track support: %d lineage(s) unlikely to be cells dropped", dropped)
+    remove_flicker(divisions.tr, removed, len(labels), cfg.min_track_frames)
+    return to_ctc(divisions.tr, removed, divisions.labels)
 
 
-def track_instances(labels: Sequence[np.ndarray], cfg: TrackingConfig
+def lineage_examples(labels: Sequence[np.ndarray], cfg: TrackingConfig,
+                     probabilities: Sequence[dict[int, float]],
+                     markers: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Training rows for ``support.fit_support``: the (N, F) features of the lineages the
+    tracker builds from ``labels`` and, (N,), the fraction of each lineage's objects that
+    match a TRA marker of ``markers`` (T arrays (H, W))."""
+    divisions, removed = _linked(labels, cfg)
+    _, rows, objects = lineage_rows(divisions.tr, removed, divisions.tables, probabilities)
+    matched = [marker_matches(lab, mk) for lab, mk in zip(divisions.labels, markers,
+                                                          strict=True)]
+    hits = np.array([np.mean([i in matched[t] for t, i in objs]) for objs in objects])
+    return rows, hits
+
+
+def track_instances(labels: Sequence[np.ndarray], cfg: TrackingConfig, *,
+                    support: TrackSupport | None = None,
+                    probabilities: Sequence[dict[int, float]] | None = None
                     ) -> tuple[list[np.ndarray], list[TrackRecord]]:
-    """Track with the configured method: ``global`` (this module) or ``overlap`` (greedy)."""
+    """Track with the configured method: ``global`` (this module, ``support`` and
+    ``probabilities`` as there) or ``overlap`` (greedy)."""
     if cfg.method == "overlap":
         return track(labels, cfg.min_overlap)
-    return track_global(labels, cfg)
+    return track_global(labels, cfg, support=support, probabilities=probabilities)

@@ -34,7 +34,7 @@ from ctc_unet.files import (
 from ctc_unet.inference.predictor import Predictor
 from ctc_unet.rundir import RunDir
 from ctc_unet.targets.frames import normalize_image
-from ctc_unet.tracking.linking import track_instances
+from ctc_unet.tracking.support import object_probability
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def predict_sequence(pred: Predictor, seq: Sequence, out_root: Path, *,
     frames = sorted(seq.frames)
     # each file read once: the context window slides one frame per step
     read = functools.lru_cache(maxsize=2 * pred.context + 1)(seq.read_frame)
-    instances = []
+    instances, probs = [], []
     bar = _progress(len(frames), f"predict {seq.name}", progress)
     with contextlib.ExitStack() as stack:
         prob_dir = (stack.enter_context(staged_dir(Path(out_root) / f"{seq.name}_PROB",
@@ -71,6 +71,7 @@ def predict_sequence(pred: Predictor, seq: Sequence, out_root: Path, *,
             for k, t in enumerate(frames):
                 prob, labels = pred.segment(read, frames, t, str(seq.frames[t]))
                 instances.append(labels)
+                probs.append(object_probability(labels, prob))
                 if prob_dir is not None:
                     tifffile.imwrite(prob_dir / f"prob{t:0{seq.digits}d}.tif", prob)
                 if bar is not None:
@@ -80,7 +81,7 @@ def predict_sequence(pred: Predictor, seq: Sequence, out_root: Path, *,
         finally:
             if bar is not None:
                 bar.stop()
-        masks, records = track_instances(instances, pred.cfg.tracking)
+        masks, records = pred.link(instances, probs)
         res = write_results(out_root, seq.name, frames, masks, records=records, digits=seq.digits)
         if movie:
             _movie(seq, frames, masks, records, Path(out_root) / f"{seq.name}_tracks.gif")

@@ -86,6 +86,10 @@ def train_run(name: str, *, config: Path | None, profile: str | None, data_dir: 
             try:
                 result = train(root, run, cfg, device, resume=resume, progress=progress,
                                on_ready=ready, split=split)
+                if rank == 0 and result.status == "finished" and cfg.tracking.track_support:
+                    from ctc_unet.workflow.support import learn_track_support
+
+                    learn_track_support(run, root, cfg, device)
             except KeyboardInterrupt as exc:
                 if not (started and run.last.is_file()):
                     raise

@@ -287,7 +287,8 @@ def model_rdf(run: RunDir, cfg: Config, ref: FrameRef) -> dict:
         "attachments": [{"source": "ctc_unet_config.yaml"}],
         "config": {"ctc_unet": {"run": run.root.name, "dataset": cfg.dataset,
                                 "test_frame": f"{ref.sequence}:{ref.t}",
-                                "postprocess": _postprocess(run)}},
+                                "postprocess": _postprocess(run),
+                                **_track_support(run)}},
     }
 
 
@@ -304,6 +305,12 @@ def _postprocess(run: RunDir) -> dict:
         return {}
     chosen = read_json(run.postprocess)
     return {k: chosen[k] for k in POSTPROCESS_KEYS if k in chosen}
+
+
+def _track_support(run: RunDir) -> dict:
+    """{"track_support": the learned model} where the run has one, else {}."""
+    support = run.load_track_support()
+    return {"track_support": support.to_dict()} if support is not None else {}
 
 
 def _instances_rule(run: RunDir, cfg: Config) -> str:

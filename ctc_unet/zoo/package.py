@@ -25,6 +25,7 @@ from ctc_unet.config_io import build
 from ctc_unet.errors import CtcUnetError
 from ctc_unet.files import staged_dir, write_text_atomic
 from ctc_unet.rundir import RunDir, save_checkpoint
+from ctc_unet.tracking.support import TrackSupport
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +76,20 @@ def read_package(path: str | Path) -> tuple[Config, PostprocessConfig, dict]:
     return cfg, post, {"model": model, "iteration": None}
 
 
+def read_track_support(path: str | Path) -> TrackSupport | None:
+    """The track support a package carries (rdf.yaml config.ctc_unet.track_support), or
+    None; CtcUnetError when it is malformed."""
+    rdf = yaml.safe_load(_read(Path(path))["rdf.yaml"]) or {}
+    data = ((rdf.get("config") or {}).get("ctc_unet") or {}).get("track_support")
+    if data is None:
+        return None
+    try:
+        return TrackSupport.from_dict(data)
+    except (TypeError, KeyError, AttributeError, ValueError) as exc:
+        raise CtcUnetError(f"{path}: rdf.yaml: config.ctc_unet.track_support: {exc}"
+                           ) from None
+
+
 def package_run(path: str | Path) -> RunDir:
     """A run directory made from the package (``<package>.run/`` beside it: config.yaml,
     checkpoint_best.pt, postprocess.json and package.json naming the package and its
@@ -96,6 +111,9 @@ def package_run(path: str | Path) -> RunDir:
         dump_config(cfg, made.config)
         save_checkpoint(state, made.best)
         write_text_atomic(made.postprocess, json.dumps(dataclasses.asdict(post), indent=1))
+        support = read_track_support(path)
+        if support is not None:
+            write_text_atomic(made.track_support, json.dumps(support.to_dict(), indent=1))
         write_text_atomic(stage / RECORD, json.dumps(
             {"package": str(path.resolve()), "sha256": digest}, indent=1))
     logger.info("%s: a run directory made from the package %s", run.root, path.name)
