@@ -28,7 +28,7 @@ from ctc_unet.evaluation.clip import clip_tracks
 from ctc_unet.evaluation.ctc import evaluate_ctc_sequence
 from ctc_unet.inference.predictor import Predictor
 from ctc_unet.rundir import RunDir
-from ctc_unet.tracking.support import object_probability
+from ctc_unet.tracking.support import object_probability, read_support
 from ctc_unet.workflow.support import learn_track_support
 
 MEASURES = ("SEG", "DET", "TRA", "LNK", "CT", "TF", "BC(0)", "BIO(0)")
@@ -47,8 +47,9 @@ def main(argv: list[str] | None = None) -> None:
     cfg = run.load_config()
     cpu = torch.device("cpu")
     t0 = time.perf_counter()
-    support = (learn_track_support(run, args.data, cfg, cpu)
-               if args.learn or not run.track_support.is_file() else run.load_track_support())
+    learn = args.learn or not run.track_support.is_file()
+    support = (learn_track_support(run, args.data, cfg, cpu) if learn
+               else read_support(run.track_support))
     learn_s = time.perf_counter() - t0
     seq = open_ctc_dataset(args.data).sequences[args.sequence]
     pred = Predictor.from_run(run, cpu, seq.first_shape)

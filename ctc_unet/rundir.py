@@ -36,7 +36,6 @@ from ctc_unet.config_io import build, read_yaml
 from ctc_unet.errors import CtcUnetError
 from ctc_unet.files import atomic_write
 from ctc_unet.targets.frames import FrameRef
-from ctc_unet.tracking.support import TrackSupport
 
 logger = logging.getLogger(__name__)
 
@@ -248,18 +247,6 @@ class RunDir:
         chosen = {k: v for k, v in data.items() if k in names}  # not its scores and grid
         return build(PostprocessConfig, {**dataclasses.asdict(default), **chosen},
                              f"{self.postprocess}:")
-
-    def load_track_support(self) -> TrackSupport | None:
-        """The track support learned at the end of training (track_support.json), or None
-        where the run has none."""
-        if not self.track_support.is_file():
-            return None
-        data = read_json(self.track_support)
-        try:
-            return TrackSupport.from_dict(data)
-        except (TypeError, KeyError, AttributeError, ValueError) as exc:
-            raise CtcUnetError(f"{self.track_support}: not a track support written by "
-                               f"ctc-unet ({exc})") from None
 
     def append_metrics(self, record: dict[str, Any]) -> None:
         """Append one JSON line to metrics.jsonl (flushed, so a crash keeps what was written)."""

@@ -25,6 +25,7 @@ from ctc_unet.tracking.support import (
     lineage_features,
     marker_matches,
     object_probability,
+    read_support,
 )
 
 CFG = TrackingConfig()
@@ -119,12 +120,12 @@ def test_round_trip_and_bad_files(tmp_path):
     again = TrackSupport.from_dict(json.loads(json.dumps(sup.to_dict())))
     assert again == sup
     run = RunDir(tmp_path)
-    assert run.load_track_support() is None
+    assert read_support(run.track_support) is None
     run.track_support.write_text(json.dumps(sup.to_dict() | {"weights": [1.0]}))
     from ctc_unet.errors import CtcUnetError
 
     with pytest.raises(CtcUnetError, match="not a track support"):
-        run.load_track_support()
+        read_support(run.track_support)
 
 
 def test_learning_frames_leave_out_the_reporting_block_and_its_gap():
@@ -156,7 +157,7 @@ def test_a_run_learns_stores_and_uses_its_support(run, synthetic_root, monkeypat
         sup = learn_track_support(rd, synthetic_root, cfg, torch.device("cpu"))
     record = json.loads(rd.track_support.read_text())
     assert record["frames"] == ["01:0-9"] and record["lineages"] >= 1
-    assert rd.load_track_support() == sup
+    assert read_support(rd.track_support) == sup
     assert "track support learned on 01:0-9" in caplog.text
     assert Predictor.from_run(rd, torch.device("cpu")).support is None  # off by default
     on = dataclasses.replace(cfg, tracking=dataclasses.replace(cfg.tracking,
@@ -185,4 +186,4 @@ def test_an_exported_package_carries_the_support(run, synthetic_root, tmp_path):
     rd.track_support.write_text(json.dumps(sup.to_dict()))
     package = ctc_unet.export(run, data=synthetic_root, out=tmp_path / "m.bioimageio.zip")
     assert ctc_unet.load_model(package, device="cpu").predictor.support == sup
-    assert package_run(package).load_track_support() == sup
+    assert read_support(package_run(package).track_support) == sup

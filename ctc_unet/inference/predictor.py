@@ -34,7 +34,7 @@ from ctc_unet.postprocess.search import describe
 from ctc_unet.rundir import RunDir, load_checkpoint, load_weights
 from ctc_unet.targets.frames import normalize_image
 from ctc_unet.tracking.linking import track_instances
-from ctc_unet.tracking.support import TrackSupport, object_probability
+from ctc_unet.tracking.support import TrackSupport, object_probability, read_support
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class Predictor:
                               device=device, frame_shape=frame_shape, source=path, tile=tile,
                               tta=tta)
         if support and cfg.tracking.track_support:
-            pred.support = run.load_track_support()
+            pred.support = read_support(run.track_support)
             if pred.support is None:
                 logger.warning("%s has no track_support.json (tracking.track_support is on): "
                                "every track is kept", run.root)

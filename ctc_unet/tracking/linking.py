@@ -350,8 +350,8 @@ def track_global(labels: Sequence[np.ndarray], cfg: TrackingConfig, *,
     frame, label -> mean cell probability) the lineages it finds unlikely to be cells go."""
     divisions, removed = _linked(labels, cfg)
     if support is not None and probabilities is not None:
-        dropped = drop_unsupported(divisions.tr, removed, divisions.tables, probabilities,
-                                   support)
+        dropped = drop_unsupported(divisions.tr, removed, divisions.tables,
+                                   probabilities=probabilities, support=support)
         logger.info("track support: %d lineage(s) unlikely to be cells dropped", dropped)
     remove_flicker(divisions.tr, removed, len(labels), cfg.min_track_frames)
     return to_ctc(divisions.tr, removed, divisions.labels)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -25,6 +26,8 @@ from scipy import ndimage as ndi
 from scipy.optimize import minimize
 
 from ctc_unet.data.labels import contingency
+from ctc_unet.errors import CtcUnetError
+from ctc_unet.rundir import read_json
 
 FEATURES = ("log_frames", "first_frame", "last_frame", "log_area", "area_variation",
             "probability")
@@ -163,8 +166,9 @@ def lineage_rows(tracklets: Sequence[Tracklet], removed: set[int], tables: list[
     return groups, np.asarray(rows, float).reshape(len(rows), len(FEATURES)), objects
 
 
-def drop_unsupported(tracklets: Sequence[Tracklet], removed: set[int], tables: list[dict],
-                     probabilities: Sequence[dict[int, float]], support: TrackSupport) -> int:
+def drop_unsupported(tracklets: Sequence[Tracklet], removed: set[int],
+                     tables: list[dict], *, probabilities: Sequence[dict[int, float]],
+                     support: TrackSupport) -> int:
     """Remove the lineages whose probability of being cells is below ``support.drop_below``;
     returns how many went."""
     groups, rows, _ = lineage_rows(tracklets, removed, tables, probabilities)
@@ -175,3 +179,14 @@ def drop_unsupported(tracklets: Sequence[Tracklet], removed: set[int], tables: l
         if drop:
             removed.update(ks)
     return int(low.sum())
+
+
+def read_support(path: Path) -> TrackSupport | None:
+    """The track support saved at ``path`` (a run's track_support.json), None where there is
+    none; CtcUnetError naming the file when it is not one."""
+    if not path.is_file():
+        return None
+    try:
+        return TrackSupport.from_dict(read_json(path))
+    except (TypeError, KeyError, AttributeError, ValueError) as exc:
+        raise CtcUnetError(f"{path}: not a track support written by ctc-unet ({exc})") from None

@@ -46,6 +46,7 @@ from ctc_unet.plots import image_and_probability
 from ctc_unet.postprocess.search import RULE_KEYS, describe
 from ctc_unet.rundir import RunDir, frame_ranges, load_checkpoint, read_json
 from ctc_unet.targets.frames import FrameRef, normalize_image
+from ctc_unet.tracking.support import read_support
 
 logger = logging.getLogger(__name__)
 
@@ -309,7 +310,7 @@ def _postprocess(run: RunDir) -> dict:
 
 def _track_support(run: RunDir) -> dict:
     """{"track_support": the learned model} where the run has one, else {}."""
-    support = run.load_track_support()
+    support = read_support(run.track_support)
     return {"track_support": support.to_dict()} if support is not None else {}
 
 
