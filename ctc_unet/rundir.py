@@ -91,14 +91,23 @@ class Split:
                 f"report {span(self.report) or 'none'}{whole}")
 
 
+def frame_runs(frames: list[int]) -> list[list[int]]:
+    """Frame numbers in runs of consecutive ones: [0, 1, 2, 5, 7, 8] -> [[0, 1, 2], [5],
+    [7, 8]]."""
+    runs: list[list[int]] = []
+    for t in sorted(set(frames)):
+        if runs and t == runs[-1][-1] + 1:
+            runs[-1].append(t)
+        else:
+            runs.append([t])
+    return runs
+
+
 def frame_ranges(frames: list[int], digits: int = 0) -> str:
     """Frame numbers as ranges: [0, 1, 2, 5, 7, 8] -> '0-2, 5, 7-8' (zero-padded to
     ``digits``)."""
-    ts = sorted(set(frames))
-    starts = [t for i, t in enumerate(ts) if i == 0 or ts[i - 1] != t - 1]
-    ends = [t for i, t in enumerate(ts) if i == len(ts) - 1 or ts[i + 1] != t + 1]
-    return ", ".join(f"{a:0{digits}d}-{b:0{digits}d}" if b > a else f"{a:0{digits}d}"
-                     for a, b in zip(starts, ends, strict=True))
+    return ", ".join(f"{r[0]:0{digits}d}-{r[-1]:0{digits}d}" if len(r) > 1
+                     else f"{r[0]:0{digits}d}" for r in frame_runs(frames))
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from ctc_unet.tracking.support import (
     TrackSupport,
     fit_support,
     lineage_features,
-    marker_matches,
+    matched_objects,
     object_probability,
     read_support,
 )
@@ -61,7 +61,7 @@ def test_marker_match_is_the_det_rule():
     labels[0, 0:3] = 1
     markers[2, 4:8] = 8
     labels[2, 4:6] = 2
-    assert marker_matches(labels, markers) == {1}
+    assert matched_objects(labels, markers) == {1}
 
 
 def test_lineage_features_by_hand():

@@ -41,10 +41,10 @@ def overlap_pairs(a: np.ndarray, b: np.ndarray) -> dict[tuple[int, int], int]:
             if a_ids[r] != 0 and b_ids[c] != 0}
 
 
-def marker_matches(markers: np.ndarray, mask: np.ndarray) -> dict[int, int]:
-    """Marker label -> result label as py-ctcmetrics' CT reads one frame: the object that
-    covers more than half of the marker, or 0 when none does or that object covers more
-    than half of another marker too. markers, mask: (H, W) label images (0 = background)."""
+def covering_objects(markers: np.ndarray, mask: np.ndarray) -> dict[int, int]:
+    """Marker label -> the object of ``mask`` that covers more than half of the marker (the
+    CTC's DET match), -1 where none does. markers, mask: (H, W) label images (0 =
+    background)."""
     ref_ids, res_ids, table = contingency(markers, mask)
     area = table.sum(axis=1)
     match = {}
@@ -53,5 +53,13 @@ def marker_matches(markers: np.ndarray, mask: np.ndarray) -> dict[int, int]:
             continue
         cols = np.nonzero((table[r] > 0.5 * area[r]) & (res_ids > 0))[0]
         match[int(ref)] = int(res_ids[cols[0]]) if cols.size else -1
+    return match
+
+
+def marker_matches(markers: np.ndarray, mask: np.ndarray) -> dict[int, int]:
+    """Marker label -> result label as py-ctcmetrics' CT reads one frame: the object that
+    covers more than half of the marker, or 0 when none does or that object covers more
+    than half of another marker too. markers, mask: (H, W) label images (0 = background)."""
+    match = covering_objects(markers, mask)
     shared = Counter(v for v in match.values() if v > 0)
     return {ref: (0 if res > 0 and shared[res] > 1 else res) for ref, res in match.items()}

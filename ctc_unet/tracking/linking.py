@@ -47,7 +47,12 @@ from ctc_unet.data.ctc import TrackRecord
 from ctc_unet.data.labels import overlap_pairs
 from ctc_unet.tracking.divisions import Candidate, evidence
 from ctc_unet.tracking.overlap import track
-from ctc_unet.tracking.support import TrackSupport, drop_unsupported, lineage_rows, marker_matches
+from ctc_unet.tracking.support import (
+    TrackSupport,
+    drop_unsupported,
+    lineage_rows,
+    matched_objects,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -365,8 +370,8 @@ def lineage_examples(labels: Sequence[np.ndarray], cfg: TrackingConfig,
     match a TRA marker of ``markers`` (T arrays (H, W))."""
     divisions, removed = _linked(labels, cfg)
     _, rows, objects = lineage_rows(divisions.tr, removed, divisions.tables, probabilities)
-    matched = [marker_matches(lab, mk) for lab, mk in zip(divisions.labels, markers,
-                                                          strict=True)]
+    matched = [matched_objects(lab, mk)
+               for lab, mk in zip(divisions.labels, markers, strict=True)]
     hits = np.array([np.mean([i in matched[t] for t, i in objs]) for objs in objects])
     return rows, hits
 

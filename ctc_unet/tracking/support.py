@@ -25,7 +25,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from scipy.optimize import minimize
 
-from ctc_unet.data.labels import contingency
+from ctc_unet.data.labels import covering_objects
 from ctc_unet.errors import CtcUnetError
 from ctc_unet.rundir import read_json
 
@@ -104,13 +104,11 @@ def lineage_features(objects: Sequence[tuple[int, int]], areas: Sequence[float],
             float(np.mean(probs))]
 
 
-def marker_matches(labels: np.ndarray, markers: np.ndarray) -> set[int]:
+def matched_objects(labels: np.ndarray, markers: np.ndarray) -> set[int]:
     """Labels of the (H, W) ``labels`` that match a marker of the (H, W) ``markers``: the
     object covers more than half of the marker (the CTC's DET match; an object over two
     markers, a merge, counts as cell material too)."""
-    ref_ids, res_ids, table = contingency(markers, labels)
-    hit = (table > 0.5 * table.sum(axis=1, keepdims=True)) & (ref_ids[:, None] > 0)
-    return {int(res_ids[j]) for j in np.nonzero(hit.any(axis=0))[0] if res_ids[j] > 0}
+    return {obj for obj in covering_objects(markers, labels).values() if obj > 0}
 
 
 def fit_support(x: np.ndarray, y: np.ndarray, l2: float = 1e-2) -> TrackSupport:

@@ -21,7 +21,7 @@ from ctc_unet.config import Config
 from ctc_unet.data.ctc import Sequence, open_ctc_dataset
 from ctc_unet.files import write_text_atomic
 from ctc_unet.inference.predictor import Predictor
-from ctc_unet.rundir import RunDir, Split, frame_ranges
+from ctc_unet.rundir import RunDir, Split, frame_ranges, frame_runs
 from ctc_unet.tracking.linking import lineage_examples
 from ctc_unet.tracking.support import TrackSupport, fit_support, object_probability
 
@@ -39,14 +39,8 @@ def learning_blocks(seq: Sequence, split: Split, gap: int) -> list[list[int]]:
     for ref in split.report:
         if ref.sequence == seq.name:
             banned.update(range(ref.t - gap, ref.t + gap + 1))
-    usable = [t for t in sorted(seq.frames) if t in seq.gt_tra and t not in banned]
-    blocks: list[list[int]] = []
-    for t in usable:
-        if blocks and t == blocks[-1][-1] + 1:
-            blocks[-1].append(t)
-        else:
-            blocks.append([t])
-    return [b for b in blocks if len(b) >= MIN_BLOCK]
+    usable = [t for t in seq.frames if t in seq.gt_tra and t not in banned]
+    return [b for b in frame_runs(usable) if len(b) >= MIN_BLOCK]
 
 
 def learn_track_support(run: RunDir, root: Path, cfg: Config, device: torch.device
