@@ -158,3 +158,12 @@ def test_a_copy_of_six_frames_gets_a_clear_error(shared_data, tmp_path):
     with pytest.raises(DataError, match=r"too few annotated frames for the validation "
                        r"protocol \(6: the last 2 choose, the 2 before them report"):
         make_split(open_ctc_dataset(dst), load_config("DIC-C2DH-HeLa", profile="cpu"))
+
+
+def test_the_split_says_how_it_spends_the_annotated_frames(tmp_path, caplog):
+    root = write_synthetic_dataset(tmp_path / "One", n_sequences=1, n_frames=30)
+    cfg = load_config(None, overrides={"targets": {"source": "GT+ST"}})
+    with caplog.at_level("INFO", logger="ctc_unet.training.split"):
+        make_split(open_ctc_dataset(root), cfg)
+    assert ("sequence 01: 14 of its 30 annotated frames train, 4 choose, 8 report, 4 lie "
+            "within split.gap_frames of the held-out block") in caplog.text

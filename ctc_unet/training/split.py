@@ -117,7 +117,21 @@ def make_split(dataset: CtcDataset, cfg: Config) -> Split:
     marked = ([FrameRef(seq.name, t, "TRA") for t in sorted(seq.gt_tra)
                if t >= choose[0] and t not in masked and t in seq.frames]
               if rules.choose_markers else [])
+    _log_use(holdout, annotated, train, choose, reporting, cut)
     return Split(train, _annotated_refs(seq, choose), report, whole, marked)
+
+
+def _log_use(name: str, annotated: list[int], train: list[FrameRef], choose: list[int],
+             reporting: list[int], cut: int) -> None:
+    """Say how the protocol spends the held-out sequence's annotated (mask) frames."""
+    trained = {r.t for r in train if r.sequence == name and r.source != "TRA"}
+    held = (reporting or choose)[0]
+    gap = sum(1 for t in annotated if cut <= t < held)
+    other = len(annotated) - len(trained) - len(choose) - len(reporting) - gap
+    logger.info("sequence %s: %d of its %d annotated frames train, %d choose, %d report, %d "
+                "lie within split.gap_frames of the held-out block%s", name, len(trained),
+                len(annotated), len(choose), len(reporting), gap,
+                f", {other} are not of targets.source" if other else "")
 
 
 def isbi_split(n_slices: int, cfg: Config) -> Split:
