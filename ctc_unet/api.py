@@ -226,14 +226,17 @@ def predict(run_dir: str | Path | RunDir, data: str | Path, *,
                        data_dir=_path(data_dir), progress=_shown(progress))
 
 
-def track(masks: str | Path, out: str | Path, *,
-          config: str | Path | None = None) -> tuple[Path, int, int]:
+def track(masks: str | Path, out: str | Path, *, config: str | Path | None = None,
+          learn_from: str | Path | None = None) -> tuple[Path, int, int]:
     """Link a folder of instance masks (maskNNN.tif or man_segNNN.tif, from any segmenter)
-    into the CTC result folder ``out``; returns it, the number of tracks and of divisions."""
+    into the CTC result folder ``out``; returns it, the number of tracks and of divisions.
+    ``learn_from``: a CTC training dataset whose reference masks and tracks set the division
+    threshold (for masks of the same kind, e.g. reference-quality masks)."""
     from ctc_unet.config import load_config
     from ctc_unet.workflow.track import track_folder
 
-    return track_folder(Path(masks), Path(out), load_config(None, _path(config)).tracking)
+    return track_folder(Path(masks), Path(out), load_config(None, _path(config)).tracking,
+                        learn_from=_path(learn_from))
 
 
 class Evaluation(list):
@@ -298,14 +301,15 @@ def export(run_dir: str | Path | RunDir, *, data: str | Path | None = None,
 # --------------------------------------------------------------------------- arrays
 
 
-def link(masks: Sequence[np.ndarray], *, config: str | Path | None = None
-         ) -> tuple[list[np.ndarray], list[TrackRecord]]:
+def link(masks: Sequence[np.ndarray], *, config: str | Path | None = None,
+         learn_from: str | Path | None = None) -> tuple[list[np.ndarray], list[TrackRecord]]:
     """Link per-frame instance masks (T label arrays (H, W) from any segmenter, any ids, 0 =
     background) into tracks, with the tracking settings of ``configs/defaults.yaml`` (or the
     ``tracking`` section of ``config``): tracked label images (a track keeps its label) and
-    the track records (frames = list positions)."""
+    the track records (frames = list positions). ``learn_from`` as for ``track``."""
     from ctc_unet.config import load_config
     from ctc_unet.tracking.linking import track_instances
+    from ctc_unet.workflow.track import learned_config
 
     arrays = [np.asarray(m) for m in masks]
     for t, m in enumerate(arrays):
@@ -314,7 +318,8 @@ def link(masks: Sequence[np.ndarray], *, config: str | Path | None = None
                                f"{m.dtype} {m.shape}")
     if not arrays or not any(m.any() for m in arrays):
         raise CtcUnetError("no objects in any of the masks: there is nothing to link")
-    return track_instances(arrays, load_config(None, _path(config)).tracking)
+    cfg = learned_config(load_config(None, _path(config)).tracking, _path(learn_from))
+    return track_instances(arrays, cfg)
 
 
 def score_masks(reference: np.ndarray | Sequence[np.ndarray],

@@ -217,6 +217,8 @@ class TrackingConfig:
                                metadata={"range": (0.0, 1.0)})
     min_iou: float = field(default=_d("tracking", "min_iou"), metadata={"range": (0.0, 1.0)})
     link_lookback: bool = _d("tracking", "link_lookback")
+    link_cover: float = field(default=_d("tracking", "link_cover"),
+                              metadata={"range": (0.0, 1.0)})
     max_gap: int = _d("tracking", "max_gap")
     max_gap_distance: float = _d("tracking", "max_gap_distance")
     division_rule: Literal["evidence", "cutoffs"] = _d("tracking", "division_rule")

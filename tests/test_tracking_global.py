@@ -226,3 +226,24 @@ def test_two_touching_cells_that_merge_and_part_are_not_a_division():
     assert not _divisions(track_global(frames, CFG)[1])
     cutoffs = replace(CFG, division_rule="cutoffs")
     assert len(_divisions(track_global(frames, cutoffs)[1])) == 1  # each limit passes alone
+
+
+def test_a_cell_that_shrinks_to_a_remnant_keeps_its_track_when_containment_may_link():
+    """Frame 5 holds what is left of a 10x10 cell (2x2 inside it: IoU 0.04, under min_iou):
+    with link_cover the remnant ends the cell's track; without, it starts a track of its own.
+    A remnant beside the cell (outside it) never links."""
+    frames = _frames(6)
+    for t in range(5):
+        frames[t][10:20, 10:20] = 1
+    frames[5][14:16, 14:16] = 1
+
+    def tracks(cfg):
+        masks, records = track_global(frames, cfg)
+        return len(records), int(masks[0][15, 15]) == int(masks[5][15, 15])
+
+    assert tracks(replace(CFG, link_cover=0.0)) == (3, False)
+    assert tracks(replace(CFG, link_cover=0.5)) == (2, True)
+    frames[5][:] = 0
+    frames[5][30:38, 38:46] = 9
+    frames[5][14:16, 21:23] = 1  # beside where the cell was: no overlap, no link
+    assert tracks(replace(CFG, link_cover=0.5))[0] == 3

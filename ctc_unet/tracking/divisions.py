@@ -27,7 +27,10 @@ setting chosen by the project's rule (``benchmarks/choose_tracker.py``).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 FLOOR = 0.05  # least plausibility of one cue: strong evidence against, not proof
 
@@ -92,3 +95,39 @@ def cues(c: Candidate) -> dict[str, float]:
 def evidence(c: Candidate) -> float:
     """The product of the cues' plausibilities: 1 = every cue as a division shows it."""
     return math.prod(cues(c).values())
+
+
+@dataclass(frozen=True)
+class Weighed:
+    """A candidate division the tracker weighed: daughters in frame ``frame`` (an index into
+    the masks it linked), the mother's label in ``frame - 1``, the daughters' labels, the
+    evidence and whether it is censored (a daughter reaches the last frame in fewer frames
+    than ``persist`` needs to count fully: the end of the data, not the cell, cut it short)."""
+
+    frame: int
+    mother: int
+    daughters: tuple[int, int]
+    evidence: float
+    censored: bool
+
+
+def learn_threshold(evidence: Sequence[float], is_division: Sequence[bool],
+                    default: float) -> float:
+    """The ``division_evidence`` that accepts the most true minus false candidate divisions
+    (N evidences, N labels). Among equally good thresholds the one nearest ``default`` (in
+    log), so that candidates that decide nothing leave the default as it is; the thresholds
+    weighed are the evidences themselves (accept down to that one) and the geometric middles
+    between neighbouring ones (reject the lower one with a margin)."""
+    ev = np.asarray(evidence, float)
+    true = np.asarray(is_division, bool)
+    if ev.shape != true.shape:
+        raise ValueError(f"{ev.shape} evidences, {true.shape} labels")
+    ref = max(default, 1e-12)
+    values = np.unique(ev[ev > 0])
+    options = np.concatenate([values, np.sqrt(values[1:] * values[:-1]), [ref]])
+
+    def gain(th: float) -> int:
+        accepted = ev >= th
+        return int((accepted & true).sum() - (accepted & ~true).sum())
+
+    return float(max(options, key=lambda th: (gain(th), -abs(math.log(th / ref)))))

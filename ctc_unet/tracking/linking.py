@@ -6,9 +6,11 @@ Steps, each a function of per-frame object tables:
 
 1. ``link_frames``: objects of consecutive frames are matched one to one, maximising the sum
    of IoU over pairs with IoU >= ``min_iou`` (greedy "largest overlap first" can be wrong:
-   a test shows a case); with ``link_lookback`` a pair scores the larger of its IoU and the
-   new object's IoU with the track's object one frame earlier (``link_sequence``), so a
-   track keeps its identity when its object splits into halves for one frame.
+   a test shows a case) and, with ``link_cover`` > 0, pairs whose smaller object lies that
+   much inside the larger (a cell shrinking to a remnant); with ``link_lookback`` a pair
+   scores the larger of its IoU and the new object's IoU with the track's object one frame
+   earlier (``link_sequence``), so a track keeps its identity when its object splits into
+   halves for one frame.
 2. Chains of matches are tracklets. ``close_gaps``: a tracklet that ends is continued by one
    that starts up to ``max_gap`` frames later within ``max_gap_distance`` px (centroids), by a
    second global assignment. In CTC results a track must be present in every frame from B to
@@ -45,7 +47,7 @@ from scipy.optimize import linear_sum_assignment
 from ctc_unet.config import TrackingConfig
 from ctc_unet.data.ctc import TrackRecord
 from ctc_unet.data.labels import overlap_pairs
-from ctc_unet.tracking.divisions import Candidate, evidence
+from ctc_unet.tracking.divisions import ANCHORS, Candidate, Weighed, evidence
 from ctc_unet.tracking.overlap import track
 from ctc_unet.tracking.support import (
     TrackSupport,
@@ -85,13 +87,17 @@ def object_table(labels: np.ndarray) -> dict[int, tuple[int, float, float]]:
 
 
 def link_frames(prev: dict, cur: dict, inter: dict[tuple[int, int], int], min_iou: float,
-                *, lookback: dict[tuple[int, int], float] | None = None) -> dict[int, int]:
-    """One-to-one links prev label -> cur label maximising the total IoU (IoU >= min_iou).
-    ``lookback`` maps (prev label, cur label) to the IoU of the cur object with the prev
-    object's predecessor; an eligible pair scores the larger of its two IoUs."""
-    pairs = [(p, c, n / (prev[p][0] + cur[c][0] - n)) for (p, c), n in inter.items()]
-    pairs = [(p, c, max(iou, (lookback or {}).get((p, c), 0.0))) for p, c, iou in pairs
-             if iou >= min_iou]
+                *, lookback: dict[tuple[int, int], float] | None = None,
+                cover: float = 0.0) -> dict[int, int]:
+    """One-to-one links prev label -> cur label maximising the total IoU over eligible pairs:
+    IoU >= min_iou, or (``cover`` > 0) the smaller object at least ``cover`` inside the
+    larger. ``lookback`` maps (prev label, cur label) to the IoU of the cur object with the
+    prev object's predecessor; an eligible pair scores the larger of its two IoUs."""
+    pairs = [(p, c, n / (prev[p][0] + cur[c][0] - n), n / min(prev[p][0], cur[c][0]))
+             for (p, c), n in inter.items()]
+    pairs = [(p, c, max(iou, (lookback or {}).get((p, c), 0.0)))
+             for p, c, iou, inside in pairs
+             if iou >= min_iou or (cover > 0 and inside >= cover)]
     if not pairs:
         return {}
     ps = sorted({p for p, _, _ in pairs})
@@ -120,7 +126,7 @@ def link_sequence(labels: Sequence[np.ndarray], tables: list[dict], inters: list
                 if q in fwd:
                     look[(fwd[q], c)] = n / (tables[t - 1][q][0] + tables[t + 1][c][0] - n)
         links.append(link_frames(tables[t], tables[t + 1], inters[t + 1], cfg.min_iou,
-                                 lookback=look))
+                                 lookback=look, cover=cfg.link_cover))
     return links
 
 
@@ -192,6 +198,8 @@ class _Divisions:
             tracklets, tables, labels, inters, cfg)
         self.removed: set[int] = set()
         self.divided: set[int] = set()
+        self.weighed: list[Weighed] | None = None  # a list: each weighed candidate goes in
+        self.accept = True  # False: accept no division
 
     def owner(self, t: int, lab: int) -> int | None:
         """The live tracklet that holds object ``lab`` of frame ``t`` (None: a fragment
@@ -211,7 +219,7 @@ class _Divisions:
         cfg, m, last = self.cfg, self.tr[mother], len(self.tables) - 1
         a_m, y_m, x_m = self.tables[s - 1][m.ids[s - 1 - m.start]]
         (a1, y1, x1), (a2, y2, x2) = self.tables[s][d1[0]], self.tables[s][d2[0]]
-        if cfg.division_rule == "cutoffs":
+        if cfg.division_rule == "cutoffs" and self.weighed is None:
             lo, hi = cfg.division_area
             return (min(a1, a2) / max(a1, a2) >= cfg.division_size_ratio
                     and lo <= (a1 + a2) / a_m <= hi
@@ -225,7 +233,13 @@ class _Divisions:
             mother_frames=long if m.start == 0 else s - m.start,
             daughter_areas=(a1, a2), daughter_yx=((y1, x1), (y2, x2)),
             daughter_frames=tuple(long if s + n - 1 >= last else n for n in (d1[1], d2[1])))
-        return evidence(cand) >= cfg.division_evidence
+        value = evidence(cand)
+        if self.weighed is not None:
+            short = min(d1[1], d2[1])
+            self.weighed.append(Weighed(
+                s, m.ids[s - 1 - m.start], (d1[0], d2[0]), value,
+                censored=s + short - 1 >= last and short < ANCHORS["persist"][1]))
+        return self.accept and value >= cfg.division_evidence
 
     def run(self) -> set[int]:
         """Decide every tracklet that starts next to a mother; returns the removed ones."""
@@ -335,6 +349,16 @@ def _tracklets(labels: Sequence[np.ndarray], cfg: TrackingConfig) -> _Divisions:
     inters = [{}] + [overlap_pairs(a, b) for a, b in itertools.pairwise(labels)]
     tracklets = build_tracklets(tables, link_sequence(labels, tables, inters, cfg))
     return _Divisions(tracklets, tables, labels, inters, cfg)
+
+
+def candidate_divisions(labels: Sequence[np.ndarray], cfg: TrackingConfig) -> list[Weighed]:
+    """Every candidate division the evidence rule weighs on ``labels`` (T arrays (H, W))
+    when it accepts none, so that no decision hides a later candidate: what a learned
+    ``division_evidence`` is chosen from."""
+    divisions = _tracklets(labels, cfg)
+    divisions.weighed, divisions.accept = [], False
+    divisions.run()
+    return divisions.weighed
 
 
 def _linked(labels: Sequence[np.ndarray], cfg: TrackingConfig) -> tuple[_Divisions, set[int]]:

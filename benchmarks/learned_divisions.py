@@ -1,0 +1,83 @@
+"""Tracking given reference masks with the default division threshold and with one learned
+from another block's tracks, side by side.
+
+    python benchmarks/learned_divisions.py DATASET --sequence 01 --learn 0-39 --report 40-64
+        [--masks gt|st]
+
+The tracker weighs every candidate division on the learning block's reference masks (``gt``:
+gold SEG, ``st``: silver SEG; every frame of the block needs one), the block's TRA markers
+and man_track.txt label them, and ``division_evidence`` is learned as ``ctc-unet track
+--learn-from`` learns it. Then the whole sequence's reference masks are tracked with the
+default and with the learned threshold, and each result is scored with py-ctcmetrics on the
+reporting block only (renumbered), against the gold truth: nothing of the reporting block
+chose the threshold. Prints one markdown row per threshold: SEG, DET, TRA, LNK, CT, TF,
+BC(0), BIO(0), divisions found / reference, tracks / reference tracks in the block, seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import tempfile
+import time
+from pathlib import Path
+
+from ctc_unet.config import load_config
+from ctc_unet.data.ctc import open_ctc_dataset, write_results
+from ctc_unet.evaluation.clip import clip_tracks
+from ctc_unet.evaluation.ctc import evaluate_ctc_sequence
+from ctc_unet.tracking.division_learning import label_candidates, learn_division_evidence
+from ctc_unet.tracking.linking import track_instances
+
+MEASURES = ("SEG", "DET", "TRA", "LNK", "CT", "TF", "BC(0)", "BIO(0)")
+
+
+def block(text: str) -> tuple[int, int]:
+    first, last = (int(v) for v in text.split("-"))
+    return first, last
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("data", type=Path, help="the CTC dataset folder")
+    ap.add_argument("--sequence", default="01")
+    ap.add_argument("--learn", type=block, required=True, help="first-last: learn here")
+    ap.add_argument("--report", type=block, required=True, help="first-last: score here")
+    ap.add_argument("--masks", choices=("gt", "st"), default="gt")
+    args = ap.parse_args(argv)
+    seq = open_ctc_dataset(args.data).sequence(args.sequence)
+    read = seq.read_gt_seg if args.masks == "gt" else seq.read_st_seg
+    cfg = load_config(None).tracking
+    frames = sorted(seq.frames)
+    masks = [read(t) for t in frames]
+    learn = [t for t in frames if args.learn[0] <= t <= args.learn[1]]
+    t0 = time.perf_counter()
+    labelled = label_candidates([masks[frames.index(t)] for t in learn],
+                                [seq.read_gt_tra(t) for t in learn], seq.tracks(),
+                                frames=learn, cfg=cfg)
+    learned = learn_division_evidence([labelled], cfg.division_evidence)
+    print(f"learned on frames {args.learn[0]}-{args.learn[1]} in "
+          f"{time.perf_counter() - t0:.1f} s: {learned.describe()}")
+    first, last = args.report
+    n_ref = len(clip_tracks(seq.tracks(), first, last))
+    print("| division_evidence | " + " | ".join(MEASURES) + " | divisions / ref | tracks / ref "
+          "| s |")
+    print("| --- " * (len(MEASURES) + 4) + "|")
+    for name, threshold in (("default", cfg.division_evidence), ("learned", learned.threshold)):
+        t0 = time.perf_counter()
+        tracked, records = track_instances(
+            masks, dataclasses.replace(cfg, division_evidence=threshold))
+        link_s = time.perf_counter() - t0
+        with tempfile.TemporaryDirectory() as tmp:
+            res = write_results(Path(tmp), seq.name, frames, tracked, records=records,
+                                digits=seq.digits)
+            s = evaluate_ctc_sequence(res, args.data / f"{seq.name}_GT", args.report,
+                                      digits=seq.digits)
+        cells = " | ".join(f"{s[k]:.4f}" if k in s else "" for k in MEASURES)
+        print(f"| {name} {threshold:.4g} | {cells} | {s.get('divisions')} / "
+              f"{s.get('divisions_ref')} | {len(clip_tracks(records, first, last))} / {n_ref} "
+              f"| {link_s:.1f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
