@@ -2,10 +2,11 @@
 from another block's tracks, side by side.
 
     python benchmarks/learned_divisions.py DATASET --sequence 01 --learn 0-39 --report 40-64
-        [--masks gt|st]
+        [--masks gt|st|MASKS_DIR] [--link-cover 0.5]
 
 The tracker weighs every candidate division on the learning block's reference masks (``gt``:
-gold SEG, ``st``: silver SEG; every frame of the block needs one), the block's TRA markers
+gold SEG, ``st``: silver SEG, or a folder of a segmenter's maskNNN.tif; every frame of the
+block needs one), the block's TRA markers
 and man_track.txt label them, and ``division_evidence`` is learned as ``ctc-unet track
 --learn-from`` learns it. Then the whole sequence's reference masks are tracked with the
 default and with the learned threshold, and each result is scored with py-ctcmetrics on the
@@ -28,6 +29,7 @@ from ctc_unet.evaluation.clip import clip_tracks
 from ctc_unet.evaluation.ctc import evaluate_ctc_sequence
 from ctc_unet.tracking.division_learning import label_candidates, learn_division_evidence
 from ctc_unet.tracking.linking import track_instances
+from ctc_unet.workflow.track import read_mask_folder
 
 MEASURES = ("SEG", "DET", "TRA", "LNK", "CT", "TF", "BC(0)", "BIO(0)")
 
@@ -43,13 +45,22 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sequence", default="01")
     ap.add_argument("--learn", type=block, required=True, help="first-last: learn here")
     ap.add_argument("--report", type=block, required=True, help="first-last: score here")
-    ap.add_argument("--masks", choices=("gt", "st"), default="gt")
+    ap.add_argument("--masks", default="gt", help="gt, st or a folder of maskNNN.tif")
+    ap.add_argument("--link-cover", type=float, help="tracking.link_cover for both rows")
     args = ap.parse_args(argv)
     seq = open_ctc_dataset(args.data).sequence(args.sequence)
-    read = seq.read_gt_seg if args.masks == "gt" else seq.read_st_seg
     cfg = load_config(None).tracking
+    if args.link_cover is not None:
+        cfg = dataclasses.replace(cfg, link_cover=args.link_cover)
     frames = sorted(seq.frames)
-    masks = [read(t) for t in frames]
+    if args.masks in ("gt", "st"):
+        read = seq.read_gt_seg if args.masks == "gt" else seq.read_st_seg
+        masks = [read(t) for t in frames]
+    else:
+        given, masks, _ = read_mask_folder(Path(args.masks))
+        if given != frames:
+            raise SystemExit(f"{args.masks}: masks of frames {given[0]}-{given[-1]}, the "
+                             f"sequence has {frames[0]}-{frames[-1]}")
     learn = [t for t in frames if args.learn[0] <= t <= args.learn[1]]
     t0 = time.perf_counter()
     labelled = label_candidates([masks[frames.index(t)] for t in learn],
