@@ -198,8 +198,9 @@ class _Divisions:
             tracklets, tables, labels, inters, cfg)
         self.removed: set[int] = set()
         self.divided: set[int] = set()
-        self.weighed: list[Weighed] | None = None  # a list: each weighed candidate goes in
-        self.accept = True  # False: accept no division
+        # a list: every candidate is weighed by the evidence rule, recorded there and
+        # rejected (candidate_divisions); None: candidates are decided
+        self.weighed: list[Weighed] | None = None
 
     def owner(self, t: int, lab: int) -> int | None:
         """The live tracklet that holds object ``lab`` of frame ``t`` (None: a fragment
@@ -239,7 +240,7 @@ class _Divisions:
             self.weighed.append(Weighed(
                 s, m.ids[s - 1 - m.start], (d1[0], d2[0]), value,
                 censored=s + short - 1 >= last and short < ANCHORS["persist"][1]))
-        return self.accept and value >= cfg.division_evidence
+        return self.weighed is None and value >= cfg.division_evidence
 
     def run(self) -> set[int]:
         """Decide every tracklet that starts next to a mother; returns the removed ones."""
@@ -356,7 +357,7 @@ def candidate_divisions(labels: Sequence[np.ndarray], cfg: TrackingConfig) -> li
     when it accepts none, so that no decision hides a later candidate: what a learned
     ``division_evidence`` is chosen from."""
     divisions = _tracklets(labels, cfg)
-    divisions.weighed, divisions.accept = [], False
+    divisions.weighed = []
     divisions.run()
     return divisions.weighed
 
