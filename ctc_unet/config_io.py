@@ -176,10 +176,24 @@ class _PlainLoader(yaml.SafeLoader):
         finally:
             self.depth -= 1
 
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        # PyYAML keeps the last of two equal keys; a configuration that sets a value twice
+        # would silently lose the first one.
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise ConfigError(f"line {line}: key '{key}' is given twice (first on line "
+                                  f"{seen[key]})")
+            if isinstance(key, str | int | float | bool):
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
 
 def read_yaml(path: Path | Traversable) -> dict[str, Any]:
     """A YAML mapping from ``path``; ConfigError when missing, too large, not text, malformed,
-    using aliases, or not a mapping."""
+    using aliases, setting a key twice, or not a mapping."""
     path = Path(path) if isinstance(path, str) else path
     if not path.is_file():
         raise ConfigError(f"{path}: configuration file not found")

@@ -56,6 +56,9 @@ def test_extra_file_and_overrides(tmp_path):
     ("targets:\n  ignore_margin: -1\n", r"must not be negative"),
     ("- just a list\n", r"mapping at the top level"),
     ("targets: [unclosed\n", r"not valid YAML"),
+    ("targets:\n  sigma: 3\n  sigma: 5\n",
+     r"line 3: key 'sigma' is given twice \(first on line 2\)"),
+    ("targets:\n  sigma: 3\ntargets:\n  w0: 5\n", r"line 3: key 'targets' is given twice"),
 ])
 def test_bad_config_files_are_rejected_with_file_and_key(tmp_path, text, msg):
     path = tmp_path / "bad.yaml"
