@@ -5,11 +5,12 @@
         [--also DATASET_DIR SEQUENCE MASKS_DIR] [--count MASKS_DIR ...]
 
 Variants: the greedy overlap tracker of the first version, the global tracker as it was before
-issue 23 (cut-off division rule), then with the evidence rule, with look-back links, and with
-fragments merged when the cell takes them back (today's default); and, when laptrack is
-installed (``pip install ".[bench]"``), laptrack's overlap tracker. Each mask folder's
-objects are re-linked by each variant (labels are only object ids here) and scored with
-py-ctcmetrics against the gold TRA markers:
+issue 23 (cut-off division rule), then with the evidence rule, with look-back links, with
+fragments merged when the cell takes them back, and with the cell going on as the piece that
+split off when that piece takes the mother's short continuation back (today's default); and,
+when laptrack is installed (``pip install ".[bench]"``), laptrack's overlap tracker. Each mask
+folder's objects are re-linked by each variant (labels are only object ids here) and scored
+with py-ctcmetrics against the gold TRA markers:
 
 1. the silver truth of sequence 01 (``01_ST/SEG``) on the tracker's choosing block (0-45) and
    on the reporting block (50-71);
@@ -63,13 +64,15 @@ def variants() -> dict:
     """The first tracker, the previous default, then each change of issue 23 added in turn;
     the last is today's default."""
     base = load_config(None).tracking
-    before = replace(base, division_rule="cutoffs", link_lookback=False, fragment_area=0.0)
+    before = replace(base, division_rule="cutoffs", link_lookback=False, fragment_area=0.0,
+                     fragment_goes_on=False)
     evidence = replace(before, division_rule="evidence")
     return {"greedy overlap": replace(base, method="overlap"),
             "global, cut-offs (previous default)": before,
             "+ evidence rule": evidence,
             "+ look-back links": replace(evidence, link_lookback=True),
-            "+ fragments taken back (default)": base,
+            "+ fragments taken back": replace(base, fragment_goes_on=False),
+            "+ the cell goes on as its fragment (default)": base,
             **({"laptrack OverLapTrack (its example's settings)": laptrack_tracker(LAPTRACK)}
                if importlib.util.find_spec("laptrack") else {})}
 
@@ -160,7 +163,7 @@ def main() -> None:
     for data, seq, folder in args.also:
         data, folder = Path(data), Path(folder)
         n = len(read_mask_folder(folder)[0])
-        rows += scored_rows(f"{data.name} {seq} model masks", folder, data / f"{seq}_GT",
+        rows += scored_rows(f"{data.name} {seq} {folder.name}", folder, data / f"{seq}_GT",
                             [("whole", (0, n - 1))])
     print("| masks | frames | tracker | " + " | ".join(MEASURES)
           + " | divisions / reference | s |")

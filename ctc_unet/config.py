@@ -230,6 +230,7 @@ class TrackingConfig:
     division_min_mother: int = _d("tracking", "division_min_mother")
     division_min_daughter: int = _d("tracking", "division_min_daughter")
     fragment_area: float = _d("tracking", "fragment_area")
+    fragment_goes_on: bool = _d("tracking", "fragment_goes_on")
     min_track_frames: int = _d("tracking", "min_track_frames")
     track_support: bool = _d("tracking", "track_support")
 

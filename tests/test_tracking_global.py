@@ -76,6 +76,27 @@ def test_a_cell_that_flickers_into_two_fragments_is_not_a_division():
     assert len(_divisions(track(frames)[1])) == 1
 
 
+def test_a_cell_split_for_two_frames_whose_fragment_goes_on_stays_one_track():
+    """The cell splits into two halves for frames 4-5; the half that did not take the cell's
+    identity is the one the whole cell links to in frame 6 (GOWT1 02's watershed splits
+    large nuclei like this). One track, both halves its pixels, no division."""
+    frames = _frames(10)
+    for t in range(10):
+        if t == 4:
+            frames[t][10:20, 10:16], frames[t][10:20, 16:20] = 1, 2  # 60 + 40 px
+        elif t == 5:
+            frames[t][10:20, 10:13], frames[t][10:20, 13:20] = 1, 2  # 30 + 70 px
+        else:
+            frames[t][10:20, 10:20] = 1
+    old = track_global(frames, replace(CFG, fragment_goes_on=False))
+    assert len(old[1]) == 3 and not _divisions(old[1])  # the cell breaks into two tracks
+    masks, records = track_global(frames, CFG)
+    assert not _divisions(records) and len(records) == 2
+    cell = {int(m[15, 11]) for m in masks}
+    assert len(cell) == 1 and all(int(masks[t][15, 18]) == next(iter(cell)) for t in range(10))
+    assert {(r.begin, r.end) for r in records} == {(0, 9)}
+
+
 def test_a_cell_touching_a_neighbour_that_splits_into_fragments_is_not_a_division():
     """A cell beside a touching neighbour breaks into two fragments for two frames (ragged
     outlines, seeded), then is whole again: no division, and the neighbour keeps its track."""
@@ -175,8 +196,11 @@ def test_a_track_keeps_its_identity_when_its_object_splits_into_halves_for_a_fra
 
     first, last = cell_labels(CFG)
     assert first == last
-    first, last = cell_labels(replace(CFG, link_lookback=False))
+    first, last = cell_labels(replace(CFG, link_lookback=False, fragment_goes_on=False))
     assert first != last
+    # without looking back, the half that goes on is the cell and the other its fragment
+    first, last = cell_labels(replace(CFG, link_lookback=False))
+    assert first == last
 
 
 def test_a_short_object_beside_a_cell_that_the_cell_does_not_take_back_stays_apart():

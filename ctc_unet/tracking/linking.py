@@ -26,7 +26,9 @@ Steps, each a function of per-frame object tables:
    daughters; with ``fragment_area`` > 0 a short one that with its sibling is no larger than
    ``fragment_area`` x the mother and that the cell takes back in the frame after its last
    (pieces of one cell) is merged into the touching sibling (without the take-back
-   condition, merging joined real cells on DIC-HeLa predictions).
+   condition, merging joined real cells on DIC-HeLa predictions); with ``fragment_goes_on``
+   the mirror case too: the mother's continuation is short and the start takes it back, so
+   the mother goes on as the start and her short continuation is the fragment.
 4. With a learned ``support.TrackSupport`` and the objects' mean cell probabilities, lineages
    (tracklets joined by parent links) unlikely to be cells are dropped; tracks shorter than
    ``min_track_frames`` with no relatives that neither start in the first nor end in the last
@@ -274,6 +276,10 @@ class _Divisions:
                   and a_b + a_c <= self.cfg.fragment_area * self.mother_area(mother, s)
                   and self.rejoins(b, mother)):
                 self.merge_fragment(b, mother)
+            elif (self.cfg.fragment_goes_on and len_c < self.cfg.division_min_daughter
+                  and a_b + a_c <= self.cfg.fragment_area * self.mother_area(mother, s)
+                  and self.takes_back(mother, b)):
+                self.continue_as(mother, b)
             return
         sisters = [k for k, tr in enumerate(self.tr) if k != b and k not in self.removed
                    and tr.start == s and tr.parent < 0
@@ -295,6 +301,36 @@ class _Divisions:
             return False
         frag, nxt = tb.ids[-1], m.ids[e + 1 - m.start]
         return self.inters[e + 1].get((frag, nxt), 0) >= 0.5 * self.tables[e][frag][0]
+
+    def takes_back(self, mother: int, b: int) -> bool:
+        """Whether ``b`` is the cell and the mother's short continuation the fragment: ``b``
+        goes on after the mother's last frame, its object there covers at least half of the
+        mother's last object, and nothing continues the mother."""
+        m, tb = self.tr[mother], self.tr[b]
+        e = m.end
+        if not tb.start <= e + 1 <= tb.end or any(
+                tr.parent == mother for k, tr in enumerate(self.tr) if k not in self.removed):
+            return False
+        frag, nxt = m.ids[-1], tb.ids[e + 1 - tb.start]
+        return self.inters[e + 1].get((frag, nxt), 0) >= 0.5 * self.tables[e][frag][0]
+
+    def continue_as(self, mother: int, b: int) -> None:
+        """The mother goes on as ``b`` (which is removed); her own objects from ``b``'s
+        first frame on are fragments, merged into ``b``'s where they touch."""
+        m, tb = self.tr[mother], self.tr[b]
+        s = tb.start
+        frags = m.ids[s - m.start:]
+        m.ids = m.ids[:s - m.start] + tb.ids
+        for t, frag in enumerate(frags, start=s):
+            lab = np.asarray(self.labels[t])
+            if _touching(lab == frag, lab == m.ids[t - m.start]):
+                m.merged.setdefault(t, []).append(frag)
+        for t, more in tb.merged.items():
+            m.merged.setdefault(t, []).extend(more)
+        for tr in self.tr:
+            if tr.parent == b:
+                tr.parent = mother
+        self.removed.add(b)
 
     def merge_fragment(self, b: int, mother: int) -> None:
         """Give a short fragment's pixels to the touching sibling (the mother's continuation),
