@@ -19,19 +19,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import tempfile
 import time
 from pathlib import Path
 
+from scoring import table_head, tracked_row  # benchmarks/scoring.py, beside this script
+
 from ctc_unet.config import load_config
-from ctc_unet.data.ctc import open_ctc_dataset, write_results
-from ctc_unet.evaluation.clip import clip_tracks
-from ctc_unet.evaluation.ctc import evaluate_ctc_sequence
+from ctc_unet.data.ctc import open_ctc_dataset
 from ctc_unet.tracking.division_learning import label_candidates, learn_division_evidence
 from ctc_unet.tracking.linking import track_instances
 from ctc_unet.workflow.track import read_mask_folder
-
-MEASURES = ("SEG", "DET", "TRA", "LNK", "CT", "TF", "BC(0)", "BIO(0)")
 
 
 def block(text: str) -> tuple[int, int]:
@@ -69,25 +66,14 @@ def main(argv: list[str] | None = None) -> None:
     learned = learn_division_evidence([labelled], cfg.division_evidence)
     print(f"learned on frames {args.learn[0]}-{args.learn[1]} in "
           f"{time.perf_counter() - t0:.1f} s: {learned.describe()}")
-    first, last = args.report
-    n_ref = len(clip_tracks(seq.tracks(), first, last))
-    print("| division_evidence | " + " | ".join(MEASURES) + " | divisions / ref | tracks / ref "
-          "| s |")
-    print("| --- " * (len(MEASURES) + 4) + "|")
+    print(table_head("division_evidence"))
     for name, threshold in (("default", cfg.division_evidence), ("learned", learned.threshold)):
         t0 = time.perf_counter()
         tracked, records = track_instances(
             masks, dataclasses.replace(cfg, division_evidence=threshold))
-        link_s = time.perf_counter() - t0
-        with tempfile.TemporaryDirectory() as tmp:
-            res = write_results(Path(tmp), seq.name, frames, tracked, records=records,
-                                digits=seq.digits)
-            s = evaluate_ctc_sequence(res, args.data / f"{seq.name}_GT", args.report,
-                                      digits=seq.digits)
-        cells = " | ".join(f"{s[k]:.4f}" if k in s else "" for k in MEASURES)
-        print(f"| {name} {threshold:.4g} | {cells} | {s.get('divisions')} / "
-              f"{s.get('divisions_ref')} | {len(clip_tracks(records, first, last))} / {n_ref} "
-              f"| {link_s:.1f} |", flush=True)
+        print(tracked_row(f"{name} {threshold:.4g}", seq, args.data / f"{seq.name}_GT",
+                          tracked, records, args.report, time.perf_counter() - t0),
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -17,21 +17,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import tempfile
 import time
 from pathlib import Path
 
 import torch
+from scoring import table_head, tracked_row  # benchmarks/scoring.py, beside this script
 
-from ctc_unet.data.ctc import open_ctc_dataset, write_results
-from ctc_unet.evaluation.clip import clip_tracks
-from ctc_unet.evaluation.ctc import evaluate_ctc_sequence
+from ctc_unet.data.ctc import open_ctc_dataset
 from ctc_unet.inference.predictor import Predictor
 from ctc_unet.rundir import RunDir
 from ctc_unet.tracking.support import object_probability, read_support
 from ctc_unet.workflow.support import learn_track_support
-
-MEASURES = ("SEG", "DET", "TRA", "LNK", "CT", "TF", "BC(0)", "BIO(0)")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -62,24 +58,13 @@ def main(argv: list[str] | None = None) -> None:
         probs.append(object_probability(labels, prob))
     seg_s = time.perf_counter() - t0
     block = tuple(int(v) for v in args.frames.split("-")) if args.frames else None
-    first, last = block or (frames[0], frames[-1])
-    n_ref = len(clip_tracks(seq.tracks(), first, last))
     print(f"learning {learn_s:.0f} s, segmenting {seg_s / len(frames):.2f} s per frame")
-    print("| tracker | " + " | ".join(MEASURES) + " | divisions / ref | tracks / ref | s |")
-    print("| --- " * (len(MEASURES) + 4) + "|")
+    print(table_head("tracker"))
     for name, sup in (("today", None), ("+ learned track support", support)):
         t0 = time.perf_counter()
         masks, records = dataclasses.replace(pred, support=sup).link(instances, probs)
-        link_s = time.perf_counter() - t0
-        with tempfile.TemporaryDirectory() as tmp:
-            res = write_results(Path(tmp), seq.name, frames, masks, records=records,
-                                digits=seq.digits)
-            s = evaluate_ctc_sequence(res, args.data / f"{seq.name}_GT", block,
-                                      digits=seq.digits)
-        cells = " | ".join(f"{s[k]:.4f}" if k in s else "" for k in MEASURES)
-        print(f"| {name} | {cells} | {s.get('divisions')} / {s.get('divisions_ref')} | "
-              f"{len(clip_tracks(records, first, last))} / {n_ref} | {link_s:.1f} |",
-              flush=True)
+        print(tracked_row(name, seq, args.data / f"{seq.name}_GT", masks, records, block,
+                          time.perf_counter() - t0), flush=True)
 
 
 if __name__ == "__main__":

@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 
 from ctc_unet.cli.app import app
 from ctc_unet.config import TrackingConfig
-from ctc_unet.tracking.linking import link_frames, track_global
+from ctc_unet.tracking.linking import track_global
 from ctc_unet.tracking.overlap import track
+from ctc_unet.tracking.tracklets import link_frames
 
 runner = CliRunner()
 CFG = TrackingConfig()

@@ -36,7 +36,7 @@ MIN_EXAMPLES = 5  # each class needs this many lineages for a fit
 
 
 class Tracklet(Protocol):
-    """What this module reads of ``linking.Tracklet``: a chain of per-frame labels from
+    """What this module reads of ``tracklets.Tracklet``: a chain of per-frame labels from
     ``start`` to ``end`` and the index of its parent (-1: none)."""
 
     start: int
