@@ -2,7 +2,8 @@
 total IoU (``scipy.optimize.linear_sum_assignment``), gap closing, divisions accepted only
 when they look like divisions, fragments merged, short spurious tracks removed.
 
-Steps, each a function of per-frame object tables:
+Steps, each a function of per-frame object tables (steps 1, 2, the flicker of 4 and the CTC
+output live in ``ctc_unet.tracking.tracklets``; this module decides step 3 and composes them):
 
 1. ``link_frames``: objects of consecutive frames are matched one to one, maximising the sum
    of IoU over pairs with IoU >= ``min_iou`` (greedy "largest overlap first" can be wrong:
