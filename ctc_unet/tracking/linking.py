@@ -155,13 +155,13 @@ class _Divisions:
                 self.tr.append(rest)
                 tb.parent = mother
                 self.divided.add(mother)
-            elif (len(tb.ids) < self.cfg.division_min_daughter
-                  and a_b + a_c <= self.cfg.fragment_area * self.mother_area(mother, s)
-                  and self.rejoins(b, mother)):
+                return
+            fits = a_b + a_c <= self.cfg.fragment_area * self.mother_area(mother, s)
+            min_daughter = self.cfg.division_min_daughter
+            if fits and len(tb.ids) < min_daughter and self.covers_last(tb, m):
                 self.merge_fragment(b, mother)
-            elif (self.cfg.fragment_goes_on and len_c < self.cfg.division_min_daughter
-                  and a_b + a_c <= self.cfg.fragment_area * self.mother_area(mother, s)
-                  and self.takes_back(mother, b)):
+            elif (fits and self.cfg.fragment_goes_on and len_c < min_daughter
+                  and not self.continued(mother) and self.covers_last(m, tb)):
                 self.continue_as(mother, b)
             return
         sisters = [k for k, tr in enumerate(self.tr) if k != b and k not in self.removed
@@ -175,27 +175,27 @@ class _Divisions:
                 self.divided.add(mother)
                 return
 
-    def rejoins(self, b: int, mother: int) -> bool:
-        """Whether the cell takes the fragment back: her object in the frame after the
-        fragment's last covers at least half of that last fragment object."""
-        tb, m = self.tr[b], self.tr[mother]
-        e = tb.end
-        if not m.start <= e + 1 <= m.end:
+    def covers_last(self, short: Tracklet, cell: Tracklet) -> bool:
+        """Whether ``cell`` takes ``short`` back: its object in the frame after ``short``'s
+        last covers at least half of ``short``'s last object."""
+        e = short.end
+        if not cell.start <= e + 1 <= cell.end:
             return False
-        frag, nxt = tb.ids[-1], m.ids[e + 1 - m.start]
+        frag, nxt = short.ids[-1], cell.ids[e + 1 - cell.start]
         return self.inters[e + 1].get((frag, nxt), 0) >= 0.5 * self.tables[e][frag][0]
 
-    def takes_back(self, mother: int, b: int) -> bool:
-        """Whether ``b`` is the cell and the mother's short continuation the fragment: ``b``
-        goes on after the mother's last frame, its object there covers at least half of the
-        mother's last object, and nothing continues the mother."""
-        m, tb = self.tr[mother], self.tr[b]
-        e = m.end
-        if not tb.start <= e + 1 <= tb.end or any(
-                tr.parent == mother for k, tr in enumerate(self.tr) if k not in self.removed):
-            return False
-        frag, nxt = m.ids[-1], tb.ids[e + 1 - tb.start]
-        return self.inters[e + 1].get((frag, nxt), 0) >= 0.5 * self.tables[e][frag][0]
+    def continued(self, mother: int) -> bool:
+        """Whether a live tracklet continues the mother (a daughter or across a gap)."""
+        return any(tr.parent == mother for k, tr in enumerate(self.tr) if k not in self.removed)
+
+    def absorb(self, cell: Tracklet, first: int, frags: list[int]) -> None:
+        """Give the fragment objects ``frags`` (one per frame from ``first`` on) to ``cell``
+        where it has an object that they touch; the others are dropped."""
+        for t, frag in enumerate(frags, start=first):
+            if cell.start <= t <= cell.end:
+                lab = np.asarray(self.labels[t])
+                if _touching(lab == frag, lab == cell.ids[t - cell.start]):
+                    cell.merged.setdefault(t, []).append(frag)
 
     def continue_as(self, mother: int, b: int) -> None:
         """The mother goes on as ``b`` (which is removed); her own objects from ``b``'s
@@ -204,10 +204,7 @@ class _Divisions:
         s = tb.start
         frags = m.ids[s - m.start:]
         m.ids = m.ids[:s - m.start] + tb.ids
-        for t, frag in enumerate(frags, start=s):
-            lab = np.asarray(self.labels[t])
-            if _touching(lab == frag, lab == m.ids[t - m.start]):
-                m.merged.setdefault(t, []).append(frag)
+        self.absorb(m, s, frags)
         for t, more in tb.merged.items():
             m.merged.setdefault(t, []).extend(more)
         for tr in self.tr:
@@ -218,14 +215,9 @@ class _Divisions:
     def merge_fragment(self, b: int, mother: int) -> None:
         """Give a short fragment's pixels to the touching sibling (the mother's continuation),
         frame by frame; fragments that touch nothing are dropped."""
-        tb, m = self.tr[b], self.tr[mother]
-        for t, frag in zip(range(tb.start, tb.end + 1), tb.ids, strict=True):
-            if m.start <= t <= m.end:
-                lab = np.asarray(self.labels[t])
-                if _touching(lab == frag, lab == m.ids[t - m.start]):
-                    m.merged.setdefault(t, []).append(frag)
+        tb = self.tr[b]
+        self.absorb(self.tr[mother], tb.start, tb.ids)
         self.removed.add(b)
-
 
 def _tracklets(labels: Sequence[np.ndarray], cfg: TrackingConfig) -> _Divisions:
     """Links and tracklets (step 1 of the module docstring), ready for the division
