@@ -162,3 +162,22 @@ def test_search_picks_a_seeded_watershed_where_borders_have_gaps(tmp_path):
         "threshold", "min_size", "method", "seeds", "seed_threshold", "seed_distance")}))
     post = run.load_postprocess(cfg.postprocess)
     assert post.method == "watershed" and post.min_size == best["min_size"]
+
+
+def test_a_run_still_training_says_its_post_processing_is_not_chosen_yet(run, caplog):
+    import logging
+
+    import torch
+
+    from ctc_unet.inference.predictor import Predictor
+    from ctc_unet.rundir import RunDir
+
+    rd = RunDir(run)
+    with caplog.at_level(logging.WARNING):
+        Predictor.from_run(rd, torch.device("cpu"))
+    assert "not chosen yet" not in caplog.text  # chosen: postprocess.json is there
+    rd.postprocess.unlink()  # as between the last checkpoint and the end of the search
+    with caplog.at_level(logging.WARNING):
+        Predictor.from_run(rd, torch.device("cpu"))
+    assert "training has not finished (still running, or killed); the post-processing is " \
+        "not chosen yet" in caplog.text

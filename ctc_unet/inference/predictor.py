@@ -63,6 +63,12 @@ class Predictor:
         cfg = run.load_config()
         path = run.chosen
         state = load_checkpoint(path, map_location="cpu")
+        ended = run.load_status()
+        if ended.get("status") != "finished" and not run.postprocess.is_file():
+            logger.warning("%s: its training has not finished (%s); the post-processing is "
+                           "not chosen yet, the configuration's is used", run.root,
+                           f"{ended['status']} at iteration {ended.get('iteration')}"
+                           if ended.get("status") else "still running, or killed")
         pred = cls.from_parts(cfg, run.load_postprocess(cfg.postprocess), state,
                               device=device, frame_shape=frame_shape, source=path, tile=tile,
                               tta=tta)
