@@ -94,7 +94,7 @@ def test_cli_reports_a_bad_config_in_one_line(synthetic_root, tmp_path):
     ("train", "val_every", 0), ("train", "log_every", 0), ("train", "checkpoint_every", 0),
     ("train", "iterations", 0), ("model", "dropout", 1.5), ("model", "n_classes", 1),
     ("model", "base_channels", 0), ("model", "depth", 0), ("model", "in_channels", 3),
-    ("augment", "elastic_grid", 0), ("inference", "sw_batch_size", 0),
+    ("augment", "elastic_grid", 0), ("inference", "sw_batch_size", 0), ("train", "ema_decay", 1.0),
 ])
 def test_values_that_parse_but_make_no_sense_are_refused(section, key, value):
     with pytest.raises(ConfigError, match=rf"{section}\.{key}: must lie in"):

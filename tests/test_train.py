@@ -105,15 +105,16 @@ def _tiny_yaml(tmp_path: Path, **train) -> Path:
     return path
 
 
-@pytest.mark.parametrize("fast", [{}, {"amp": "bf16", "channels_last": True}],
-                         ids=["fp32", "bf16-channels-last"])
+@pytest.mark.parametrize("fast", [{}, {"amp": "bf16", "channels_last": True},
+                                  {"ema_decay": 0.9}],
+                         ids=["fp32", "bf16-channels-last", "weight-average"])
 def test_resume_equals_uninterrupted(synthetic_root, tmp_path, monkeypatch, fast):
     cfg = load_config(None, overrides=tiny(iterations=10, val_every=4, checkpoint_every=100,
                                            **fast))
     full_run = RunDir(tmp_path / "full")
     full = train(synthetic_root, full_run, cfg, "cpu")
     env = [r for r in full_run.read_metrics() if r["kind"] == "env"]
-    assert [r["precision"] for r in env] == ["bfloat16" if fast else "float32"]
+    assert [r["precision"] for r in env] == ["bfloat16" if "amp" in fast else "float32"]
     assert env[0]["device"] == "cpu" and env[0]["cores"] >= 1
 
     calls = {"n": 0}
@@ -134,6 +135,9 @@ def test_resume_equals_uninterrupted(synthetic_root, tmp_path, monkeypatch, fast
     resumed = train(synthetic_root, part_run, cfg, "cpu", resume=True)
     assert resumed.status == "finished" and resumed.iteration == 10
     assert resumed.weights_checksum == full.weights_checksum
+    saved = [load_checkpoint(r.last) for r in (full_run, part_run)]
+    for key in ("model", "trained") if fast.get("ema_decay") else ("model",):
+        assert all(torch.equal(v, saved[1][key][k]) for k, v in saved[0][key].items()), key
     assert [r["iteration"] for r in part_run.read_metrics() if r["kind"] == "env"] == [0, 6]
     plain = UNet(1, 2, 8, 3)  # a channels-last checkpoint loads into a plain network
     plain.load_state_dict(load_checkpoint(part_run.last)["model"])
@@ -295,3 +299,22 @@ def test_training_with_a_loader_worker_exits_when_done(synthetic_root, tmp_path)
             json.loads(run.status.read_text()) if run.status.is_file() else {}))
     assert proc.returncode == 0, err
     assert json.loads(run.status.read_text())["status"] == "finished"
+
+
+def test_weight_average_is_the_warmed_up_exponential_moving_average():
+    from ctc_unet.training.averaging import make_average
+
+    model = torch.nn.Linear(1, 1, bias=False)
+    average = make_average(model, decay=0.5)
+    assert make_average(model, decay=0.0) is None
+    expected = None
+    for n, value in enumerate([1.0, 3.0, 5.0, -2.0, 4.0]):
+        model.weight.data.fill_(value)
+        average.update_parameters(model)
+        # the first update copies; after n updates the next decays by min(0.5, (1+n)/(10+n))
+        d = min(0.5, (1 + n) / (10 + n))
+        expected = value if expected is None else d * expected + (1 - d) * value
+        assert float(average.module.weight) == pytest.approx(expected, abs=1e-5), n
+    # by hand: 1; 2/11*1 + 9/11*3 = 2.6364; 3/12*2.6364 + 9/12*5 = 4.4091;
+    # 4/13*4.4091 - 9/13*2 = -0.0280; 5/14*(-0.0280) + 9/14*4 = 2.5614
+    assert float(average.module.weight) == pytest.approx(2.5614, abs=1e-3)

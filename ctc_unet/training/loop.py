@@ -28,6 +28,7 @@ from ctc_unet.files import remove_stale_staging, write_text_atomic
 from ctc_unet.model.unet import UNet
 from ctc_unet.rundir import RunDir, Split, load_checkpoint, load_weights, save_checkpoint
 from ctc_unet.signals import StopFlag
+from ctc_unet.training.averaging import make_average
 from ctc_unet.training.diagnostics import (
     dead_fractions,
     is_constant,
@@ -97,6 +98,7 @@ class Trainer:
         if train_cfg.channels_last:
             self.model.use_channels_last()
         self.optimizer, self.scheduler = make_optimizer(self.model, train_cfg)
+        self.average = make_average(self.model, train_cfg.ema_decay)
         self.amp_dtype = autocast_dtype(train_cfg.amp, device)
         self.use_amp = self.amp_dtype is not None
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
@@ -130,11 +132,24 @@ class Trainer:
         source = self.cfg.targets.source + (f", {marked} of them TRA markers only"
                                              if marked else "")
         logger.info("%d training frames (%s), %d validation frames; device %s, %d process(es), "
-                    "%s", len(self.split.train), source, len(self.val_frames),
-                    self.device, self.world, str(self.amp_dtype or torch.float32)[6:])
+                    "%s%s", len(self.split.train), source, len(self.val_frames),
+                    self.device, self.world, str(self.amp_dtype or torch.float32)[6:],
+                    "" if self.average is None else
+                    f"; validation and prediction use the weights' moving average (decay "
+                    f"{self.train_cfg.ema_decay})")
+
+    @property
+    def predicting(self) -> torch.nn.Module:
+        """The weights that validate, are chosen and predict: the average, if one is kept."""
+        return self.model if self.average is None else self.average.module
 
     def _restore(self, state: dict) -> None:
-        load_weights(self.model, state, self.run.last, self.cfg)
+        # "model" holds the weights that predict; with averaging, "trained" the optimizer's
+        trained = state.get("trained", state["model"]) if self.average else state["model"]
+        load_weights(self.model, {"model": trained}, self.run.last, self.cfg)
+        if self.average is not None:
+            load_weights(self.average.module, state, self.run.last, self.cfg)
+            self.average.n_averaged.fill_(int(state.get("averaged", 0)))
         try:
             self.optimizer.load_state_dict(state["optimizer"])
             self.scheduler.load_state_dict(state["scheduler"])
@@ -152,7 +167,10 @@ class Trainer:
         writes, atomically)."""
         rng = gather_rng(self.world)
         if self.rank == 0:
-            save_checkpoint({"model": self.model.state_dict(),
+            averaged = ({} if self.average is None else
+                        {"trained": self.model.state_dict(),
+                         "averaged": int(self.average.n_averaged)})
+            save_checkpoint({"model": self.predicting.state_dict(), **averaged,
                              "optimizer": self.optimizer.state_dict(),
                              "scheduler": self.scheduler.state_dict(),
                              "scaler": self.scaler.state_dict(), "iteration": self.it,
@@ -179,6 +197,8 @@ class Trainer:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
+        if self.average is not None:
+            self.average.update_parameters(self.model)
         if before is not None and self.rank == 0:
             ratios = update_ratios(self.model, before)
             self.run.append_metrics({"kind": "diag", "iteration": self.it + 1, "dead": dead,
@@ -205,7 +225,7 @@ class Trainer:
         """Validate (rank 0); save the last and, when improved, the best checkpoint."""
         improved = False
         if self.rank == 0:
-            scores = (validate(self.model, self.val_frames, self.cfg, self.device)
+            scores = (validate(self.predicting, self.val_frames, self.cfg, self.device)
                       if self.val_frames else {})
             self._check_collapse(scores)
             score = scores.get("val_score")
