@@ -63,8 +63,8 @@ class Predictor:
         cfg = run.load_config()
         path = run.chosen
         state = load_checkpoint(path, map_location="cpu")
-        ended = run.load_status()
-        if ended.get("status") != "finished" and not run.postprocess.is_file():
+        ended = None if run.postprocess.is_file() else run.load_status()
+        if ended is not None and ended.get("status") != "finished":
             logger.warning("%s: its training has not finished (%s); the post-processing is "
                            "not chosen yet, the configuration's is used", run.root,
                            f"{ended['status']} at iteration {ended.get('iteration')}"

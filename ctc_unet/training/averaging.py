@@ -30,4 +30,3 @@ def make_average(model: torch.nn.Module, decay: float) -> AveragedModel | None:
         torch._foreach_lerp_(averaged, current, 1.0 - ema_decay(decay, int(updates)))
 
     return AveragedModel(model, multi_avg_fn=update, use_buffers=True)
-

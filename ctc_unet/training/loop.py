@@ -145,8 +145,8 @@ class Trainer:
 
     def _restore(self, state: dict) -> None:
         # "model" holds the weights that predict; with averaging, "trained" the optimizer's
-        trained = state.get("trained", state["model"]) if self.average else state["model"]
-        load_weights(self.model, {"model": trained}, self.run.last, self.cfg)
+        load_weights(self.model, {"model": state.get("trained", state["model"])},
+                     self.run.last, self.cfg)
         if self.average is not None:
             load_weights(self.average.module, state, self.run.last, self.cfg)
             self.average.n_averaged.fill_(int(state.get("averaged", 0)))
