@@ -301,6 +301,7 @@ def seeds_table(runs: list[RunDir], isbi: bool = False) -> str:
         groups[recipe_key(run)].append(run)
     rows = []
     for (dataset, _), members in groups.items():
+        members = sorted(members, key=lambda r: (r.load_config().train.seed, run_name(r)))
         if len(members) < 2:
             continue
         evs = [_isbi_measures(r) if isbi else _evaluation(r, dataset, "report")
