@@ -219,6 +219,8 @@ def trial_row(run: RunDir) -> list[str]:
         recipe += f", noise {aug.noise_prob:g} (std up to {aug.noise_std:g})"
     if cfg.model.depth != 4:
         recipe += f", depth {cfg.model.depth}"
+    if cfg.train.ema_decay:
+        recipe += f", weight average (decay {cfg.train.ema_decay:g})"
     if cfg.model.context_frames:
         k = cfg.model.context_frames
         recipe += f", temporal context t-{k}..t+{k}"
