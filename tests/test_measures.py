@@ -105,6 +105,13 @@ def test_det_on_arrays_equals_py_ctcmetrics(synthetic_root, tmp_path):
     markers = [seq.read_gt_tra(t) for t in frames]
     assert scores["DET"] < 1.0
     assert det_measure(markers, masks) == pytest.approx(scores["DET"], abs=1e-9)
+    # the report says what DET charged: the missed cell, the false object and the merge, as
+    # py-ctcmetrics counted them, equal to the counts on the arrays
+    ours = [detection_counts(m, r) for m, r in zip(markers, masks, strict=True)]
+    assert {k: scores[f"AOGM_{k}"] for k in ("NS", "FN", "FP")} == {
+        k: sum(c[k] for c in ours) for k in ("NS", "FN", "FP")} == {"NS": 1, "FN": 1, "FP": 1}
+    n = sum(c["markers"] for c in ours)
+    assert scores["DET"] == pytest.approx(1 - (5 + 10 + 1) / (10 * n))
 
 
 def test_clipped_tracks_keep_labels_and_drop_outside_parents():

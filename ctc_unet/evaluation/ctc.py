@@ -38,6 +38,11 @@ logger = logging.getLogger(__name__)
 
 CTC_MEASURES = ("SEG", "DET", "TRA", "OP_CSB", "OP_CTB", "CT", "TF", "BC(0)", "BC(1)",
                 "BC(2)", "BC(3)", "CCA", "LNK", "BIO(0)", "OP_CLB(0)", "CHOTA")
+# what DET and TRA charge, as py-ctcmetrics counts it for TRA (scripts/evaluate.py): reference
+# markers no object matches (FN, weight 10), objects on no marker (FP, 1), split operations for
+# objects over several markers (NS, 5), edges to delete (ED, 1), to add (EA, 1.5) and whose
+# semantics (link or division) to change (EC, 1)
+AOGM_COUNTS = ("AOGM_FN", "AOGM_FP", "AOGM_NS", "AOGM_ED", "AOGM_EA", "AOGM_EC")
 # "BIO" is asked for by name: py-ctcmetrics computes OP_CLB(i) only when the result holds a
 # "BIO" key (scripts/evaluate.py, calculate_metrics); the values are BIO(i)
 _REQUEST = ["Valid", "SEG", "DET", "TRA", "CT", "TF", "BC", "CCA", "LNK", "BIO", "CHOTA"]
@@ -183,6 +188,7 @@ def evaluate_ctc_sequence(res_dir: Path, gt_dir: Path, frames: tuple[int, int] |
         request = [m for m in _REQUEST if m != "SEG" or has_seg]
         results = _py_ctcmetrics(res, gt, request, (res_dir, gt_dir))
         out = {k: float(results[k]) for k in CTC_MEASURES if results.get(k) is not None}
+        out.update({k: int(results[k]) for k in AOGM_COUNTS if results.get(k) is not None})
         out["Valid"] = float(results.get("Valid", 1))
         if has_seg:
             out["n_gt_seg"] = len(list((gt / "SEG").iterdir()))
