@@ -174,7 +174,8 @@ def evaluate_ctc_sequence(res_dir: Path, gt_dir: Path, frames: tuple[int, int] |
     files' digit count; st_dir: the ``XX_ST`` folder, to add SEG against the silver truth
     (``SEG_ST``); seg_frames: count SEG only on these GT frames; checked: ``check_result``
     has passed on this pair already. Returns the measures present
-    (SEG only where the block has GT SEG frames) and the division counts.
+    (SEG only where the block has GT SEG frames), what DET and TRA charged (``AOGM_COUNTS``,
+    ints) and the division counts.
     """
     res_dir, gt_dir = Path(res_dir), Path(gt_dir)
     if not checked:
