@@ -16,9 +16,10 @@ SCRIPTS = sorted(p.stem for p in (REPO / "benchmarks").glob("*.py")
 
 
 def test_the_maintained_scripts_are_the_ones_kept():
-    assert SCRIPTS == ["bench_inference", "bench_targets", "bench_tracking", "bench_train",
-                       "choose_tracker", "gpu_check", "keep_runs", "learned_divisions",
-                       "results_table", "sparse_dataset", "track_support"]
+    assert SCRIPTS == ["bench_candidates", "bench_inference", "bench_targets",
+                       "bench_tracking", "bench_train", "choose_tracker", "gpu_check",
+                       "keep_runs", "learned_divisions", "results_table", "sparse_dataset",
+                       "track_support"]
 
 
 @pytest.mark.parametrize("name", SCRIPTS)
