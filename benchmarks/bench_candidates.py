@@ -99,7 +99,6 @@ def learn(a: argparse.Namespace) -> None:
                                           solve_seconds=a.solve_seconds)
         out[name] = costs.to_dict() | {"seconds": round(time.time() - t0),
                                        "iterations": history}
-        a.out.write_text(json.dumps(out, indent=1))
     a.out.write_text(json.dumps(out, indent=1))
 
 
@@ -141,8 +140,9 @@ def evaluate(a: argparse.Namespace) -> None:
         tracked, records = link([pred.instances(p) for p in probs])
         print(tracked_row("today", seq, gt, tracked, records, block, time.time() - t0),
               flush=True)
+    program = build_program(cache["frames"], cache["links"])
     for name, c in costs.items():
-        sol = solve(cache["frames"], cache["links"], c)
+        sol = solve(cache["frames"], cache["links"], c, program=program)
         masks, records = assemble(cache["frames"], cache["links"], sol)
         print(tracked_row(f"program, {name} costs", seq, gt, masks, records, block,
                           cache["seconds"] + sol.seconds), flush=True)

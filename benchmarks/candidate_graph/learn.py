@@ -30,20 +30,36 @@ L2 = 1e-2  # ridge on the logistic weights (not the bias): a few hundred samples
 MIN_SAMPLES = 5  # of each class, else the hand-set weights stand
 
 
-def candidate_markers(fc: FrameCandidates, markers: np.ndarray) -> dict[int, int]:
-    """Candidate id -> the marker label it is (0: not a cell) for one frame."""
-    out: dict[int, int] = {}
+def marker_hits(fc: FrameCandidates, markers: np.ndarray) -> dict[int, list[int]]:
+    """Candidate id -> the markers (ascending) of which it holds more than half, the
+    challenge's matching rule, for one frame (one pass over each level's pixels)."""
     marks = np.asarray(markers)
     sizes = np.bincount(marks.ravel())
+    hits: dict[int, list[int]] = {int(c): [] for c in fc.ids}
+    done: set[int] = set()
+    for level in fc.levels:
+        both = (level > 0) & (marks > 0)
+        keys, counts = np.unique(level[both].astype(np.int64) * sizes.size + marks[both],
+                                 return_counts=True)
+        for key, n in zip(keys.tolist(), counts.tolist(), strict=True):
+            cid, m = divmod(key, sizes.size)
+            if cid - 1 not in done and n > 0.5 * sizes[m]:
+                hits[cid - 1].append(m)
+        done.update(int(v) - 1 for v in np.unique(level[level > 0]))
+    return hits
+
+
+def candidate_markers(fc: FrameCandidates, markers: np.ndarray) -> dict[int, int]:
+    """Candidate id -> the marker label it is (0: not a cell) for one frame: it holds one
+    marker, and no other candidate of its level holds that marker."""
+    hits = marker_hits(fc, markers)
+    out: dict[int, int] = {}
     for level in fc.levels:
         found: dict[int, list[int]] = {}
-        for cid in np.unique(level[level > 0]) - 1:
-            inside = marks[level == cid + 1]
-            counts = np.bincount(inside[inside > 0])
-            hit = [m for m in np.flatnonzero(counts) if counts[m] > 0.5 * sizes[m]]
-            if len(hit) == 1:
-                found.setdefault(int(hit[0]), []).append(int(cid))
-            out.setdefault(int(cid), 0)
+        for cid in (np.unique(level[level > 0]) - 1).tolist():
+            if len(hits[cid]) == 1:
+                found.setdefault(hits[cid][0], []).append(cid)
+            out.setdefault(cid, 0)
         for m, cids in found.items():
             if len(cids) == 1:
                 out[cids[0]] = m
@@ -164,15 +180,11 @@ def truth_labels(frames: Sequence[FrameCandidates], links: Links,
     frame_of: dict[int, int] = {}
     offset = np.concatenate([fc.features[:, 4] for fc in frames])
     for fc, marks in zip(frames, markers, strict=True):
-        sizes = np.bincount(marks.ravel())
         per_marker: dict[int, list[int]] = {}
-        for cid in map(int, fc.ids):
+        for cid, hit in marker_hits(fc, marks).items():
             frame_of[cid] = fc.t
-            inside = marks[fc.mask(cid)]
-            counts = np.bincount(inside[inside > 0], minlength=1)
-            hit = [m for m in np.flatnonzero(counts) if counts[m] > 0.5 * sizes[m]]
             if len(hit) == 1:
-                per_marker.setdefault(int(hit[0]), []).append(cid)
+                per_marker.setdefault(hit[0], []).append(cid)
         for m, cids in per_marker.items():
             best = min(cids, key=lambda c: (offset[c], c))
             xt[best], marker_of[best] = 1, m

@@ -157,10 +157,11 @@ class Solution:
 
 
 def solve(frames: Sequence[FrameCandidates], links: Links, costs: GraphCosts,
-          time_limit: float = 600.0) -> Solution:
-    """The cheapest consistent choice of candidates and links (module docstring)."""
+          time_limit: float = 600.0, program: Program | None = None) -> Solution:
+    """The cheapest consistent choice of candidates and links (module docstring);
+    ``program``: ``build_program(frames, links)`` when built already."""
     t0 = time.perf_counter()
-    program = build_program(frames, links)
+    program = program or build_program(frames, links)
     y = solve_program(program, costs.vector() @ program.phi, time_limit)
     n, e = program.n, program.e
     seconds = time.perf_counter() - t0
