@@ -130,7 +130,10 @@ def isbi_evaluation(run: RunDir) -> tuple[dict, dict]:
 
 
 def _evaluation(run: RunDir, dataset: str, frames: str) -> dict:
-    path = run.root / "evaluation" / f"{dataset}-{frames}" / "evaluation.json"
+    """The first row of ``evaluate RUN --frames FRAMES``'s evaluation.json (where the CLI
+    writes it: evaluation/DATASET-FRAMES, evaluation/DATASET for all frames); {} if none."""
+    suffix = "" if frames == "all" else f"-{frames}"
+    path = run.root / "evaluation" / f"{dataset}{suffix}" / "evaluation.json"
     return json.loads(path.read_text())[0] if path.is_file() else {}
 
 
@@ -322,25 +325,42 @@ def seeds_table(runs: list[RunDir], isbi: bool = False) -> str:
 REFIT_KEYS = ("SEG", "SEG_ST", "DET", "TRA")
 
 
+def refit_scores(run: RunDir, parent: RunDir, hold_out: bool) -> tuple[dict, dict, str]:
+    """(the refit's scores, the parent's, what scored both): with --hold-out the parent's
+    reporting frames; else ``evaluate --frames all`` of a sequence that neither trained on (a
+    second sequence, left out of a one-sequence protocol); empty dicts when there is none."""
+    dataset = parent.load_config().dataset
+    if hold_out:
+        return (*(_evaluation(r, dataset, "report") for r in (run, parent)),
+                _frames(parent.load_split().report))
+    mine, theirs = (_evaluation(r, dataset, "all") for r in (run, parent))
+    seq = mine.get("sequence")
+    trained = {f.sequence for r in (run, parent) for f in r.load_split().train}
+    if seq is None or seq in trained or theirs.get("sequence") != seq:
+        return {}, {}, ""
+    return mine, theirs, f"sequence {seq} whole (trained on by neither)"
+
+
 def refit_table(runs: list[RunDir]) -> str:
-    """Each refit with --hold-out beside its parent, scored on the same reporting frames (the
-    parent's): does the refit, trained on more frames (further from the reporting block),
-    score higher than the model it replaces?"""
+    """Each refit beside its parent, scored on the same frames: with --hold-out the parent's
+    reporting frames, else a sequence that neither trained on. Does the refit, trained on more
+    frames, score higher than the model it replaces?"""
     rows = []
     for run in runs:
         info = refit_info(run)
-        if not (info and info["hold_out"]):
+        if not info:
             continue
         parent = run.refit_parent()
-        dataset = parent.load_config().dataset
-        mine, theirs = (_evaluation(r, dataset, "report") for r in (run, parent))
+        mine, theirs, scored = refit_scores(run, parent, info["hold_out"])
+        if not scored:
+            continue
         cells = [f"{_f(theirs, k)} → {_f(mine, k)} ({mine[k] - theirs[k]:+.4f})"
                  if isinstance(mine.get(k), float) and isinstance(theirs.get(k), float) else ""
                  for k in REFIT_KEYS]
         rows.append([run_name(run), str(parent.load_config().train.seed),
                      f"{info['parent_training_frames']} → {info['training_frames']}",
                      str(info["iterations"]), f"{minutes_and_iterations(run)[0]:.1f}",
-                     _frames(parent.load_split().report), *cells])
+                     scored, *cells])
     return table(["refit", "seed", "training frames (run → refit)", "iterations",
                   "minutes (refit)", "scored (both)", "SEG (GT)", "SEG (ST)", "DET", "TRA"],
                  rows)
@@ -381,8 +401,8 @@ def main() -> None:
                         help="the compact table of recipe trials (CTC runs): recipe, minutes, "
                         "scores on the choosing and on the reporting frames, command")
     parser.add_argument("--refit", action="store_true",
-                        help="refits with --hold-out beside their parent runs, on the same "
-                        "reporting frames")
+                        help="refits beside their parent runs, on the same frames: the "
+                        "reporting frames (--hold-out), or a sequence neither trained on")
     parser.add_argument("--doc", type=Path, help="write the results page (every table)")
     args = parser.parse_args()
     runs = [RunDir(p) for p in args.runs]
@@ -399,7 +419,7 @@ def main() -> None:
         "## Recipes: scores on the choosing frames and on the reporting frames\n",
         tables(ctc, True)])
     if any(refit_info(r) for r in ctc):
-        text += "\n## Refits beside their runs, on the runs' reporting frames\n\n" + \
+        text += "\n## Refits beside their runs, on the same frames\n\n" + \
             refit_table(ctc)
     args.doc.write_text(text)
     print(args.doc)

@@ -194,11 +194,16 @@ class RunDir:
 
     def refit_parent(self) -> RunDir | None:
         """The run whose recipe, checkpoint iteration and post-processing a refit reused
-        (refit.json; the folder above by default); None for a run of its own."""
+        (refit.json; the folder above by default); None for a run of its own. A refit inside
+        a run directory (RUN/refit, or a kept record of both) belongs to that run, wherever
+        refit.json says the parent was trained."""
         if not self.refit.is_file():
             return None
-        parent = Path(read_json(self.refit).get("parent", self.root.parent))
-        return RunDir(parent if parent.is_dir() else self.root.parent)
+        above = self.root.parent
+        if (above / "config.yaml").is_file():
+            return RunDir(above)
+        parent = Path(read_json(self.refit).get("parent", above))
+        return RunDir(parent if parent.is_dir() else above)
 
     def inputs(self) -> list[Path]:
         """The files that make the trained model (config, split, checkpoints, chosen

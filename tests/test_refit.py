@@ -44,6 +44,16 @@ def test_hold_out_of_a_dataset_with_two_sequences_keeps_the_reported_one_apart(s
     assert {r.sequence for r in full.train} == {"01", "02"} and len(full.train) == 20
 
 
+def test_a_sequence_left_out_of_the_protocol_stays_out_of_the_refit(synthetic_root):
+    # one annotated sequence trains, chooses and reports; the other is the user's to score with
+    cfg = load_config(None, overrides={**GTST, "split": {"train_sequences": ["01"],
+                                                         "report_sequence": "none"}})
+    parent = make_split(open_ctc_dataset(synthetic_root), cfg)
+    assert parent.report and parent.report_sequences == []
+    full = refit_split(synthetic_root, cfg, parent, hold_out=False)
+    assert {(r.sequence, r.t) for r in full.train} == {("01", t) for t in range(10)}
+
+
 def test_refit_trains_on_every_frame_and_predicts(run, synthetic_root, tmp_path):
     result = runner.invoke(app, ["refit", str(run), "--data", str(synthetic_root),
                                  "--device", "cpu"])

@@ -174,13 +174,17 @@ def refit_frames(frames: list[FrameRef], parent: Split, gap: int, hold_out: bool
 
 def refit_split(root: Path, cfg: Config, parent: Split, hold_out: bool) -> Split:
     """``refit_frames`` over every frame of the dataset folder ``root`` that
-    ``cfg.targets.source`` annotates (every slice, for ISBI 2012)."""
+    ``cfg.targets.source`` annotates (every slice, for ISBI 2012), in the sequences that the
+    parent's protocol used (a sequence that ``split.train_sequences`` left out stays out)."""
     if is_isbi_folder(root):
         n = read_isbi2012(root).train_volume.shape[0]
         frames = [FrameRef("train", z, "ISBI") for z in range(n)]
     else:
         dataset = open_ctc_dataset(root)
-        annotated = [n for n, s in dataset.sequences.items() if s.gt_seg or s.st_seg]
+        used = {r.sequence for r in (*parent.train, *parent.val, *parent.report)}
+        used |= set(parent.report_sequences)
+        annotated = [n for n, s in dataset.sequences.items()
+                     if (s.gt_seg or s.st_seg) and n in used]
         frames = training_frames(dataset, cfg.targets.source, annotated, cfg.targets.markers)
     split = refit_frames(frames, parent, cfg.split.gap_frames, hold_out)
     if not split.train:
