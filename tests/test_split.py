@@ -167,3 +167,12 @@ def test_the_split_says_how_it_spends_the_annotated_frames(tmp_path, caplog):
         make_split(open_ctc_dataset(root), cfg)
     assert ("sequence 01: 14 of its 30 annotated frames train, 4 choose, 8 report, 4 lie "
             "within split.gap_frames of the held-out block") in caplog.text
+    # one annotated sequence: the all-frames model is one command away
+    assert ("learns from 14 of the 30 annotated frames of sequence 01; once it has chosen, "
+            "`ctc-unet refit RUN` trains the same recipe on all 30") in caplog.text
+
+
+def test_no_refit_hint_where_a_second_sequence_reports(synthetic_root, caplog):
+    with caplog.at_level("INFO", logger="ctc_unet.training.split"):
+        make_split(open_ctc_dataset(synthetic_root), load_config(None))
+    assert "sequence 01:" in caplog.text and "ctc-unet refit" not in caplog.text

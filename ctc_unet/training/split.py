@@ -118,6 +118,12 @@ def make_split(dataset: CtcDataset, cfg: Config) -> Split:
                if t >= choose[0] and t not in masked and t in seq.frames]
               if rules.choose_markers else [])
     _log_use(holdout, annotated, train, choose, reporting, cut)
+    if len(train_seqs) == 1 and report_seq is None:
+        logger.info("the run's model learns from %d of the %d annotated frames of sequence %s; "
+                    "once it has chosen, `ctc-unet refit RUN` trains the same recipe on all "
+                    "%d (measured against the run: docs/evaluation.md, \"Refit\")",
+                    sum(1 for r in train if r.source != "TRA"), len(annotated), holdout,
+                    len(annotated))
     return Split(train, _annotated_refs(seq, choose), report, whole, marked)
 
 
