@@ -366,6 +366,12 @@ def refit_table(runs: list[RunDir]) -> str:
                  rows)
 
 
+def reporting(runs: list[RunDir]) -> list[RunDir]:
+    """The runs with reporting frames of their own: all but refits on every annotated frame,
+    which only the refit table compares (on a sequence that neither trained on)."""
+    return [r for r in runs if not (refit_info(r) and not refit_info(r)["hold_out"])]
+
+
 def tables(runs: list[RunDir], trials: bool) -> str:
     if trials:
         return table(TRIAL_HEAD, [trial_row(r) for r in runs])
@@ -413,11 +419,11 @@ def main() -> None:
     isbi = [r for r in runs if r.load_config().dataset == "ISBI2012"]
     text = "\n".join([
         DOC_HEAD.format(runs=" ".join(str(p) for p in args.runs)),
-        "## Every run\n", tables(runs, False),
-        "## Seeds: mean ± half the range of each recipe\n", seeds_table(ctc),
+        "## Every run\n", tables(reporting(runs), False),
+        "## Seeds: mean ± half the range of each recipe\n", seeds_table(reporting(ctc)),
         seeds_table(isbi, isbi=True),
         "## Recipes: scores on the choosing frames and on the reporting frames\n",
-        tables(ctc, True)])
+        tables(reporting(ctc), True)])
     if any(refit_info(r) for r in ctc):
         text += "\n## Refits beside their runs, on the same frames\n\n" + \
             refit_table(ctc)

@@ -9,7 +9,8 @@ command line calls these, by keyword), and a trained model that segments and tra
     masks, tracks = model.track(frames)            # tracked labels + res_track.txt records
 
     run = ctc_unet.train("DIC-HeLa", profile="cpu")            # -> RunDir
-    final = ctc_unet.refit(run)                                 # -> RunDir on every frame
+    final = ctc_unet.refit(run)      # -> RUN/refit, on every annotated frame; from now on
+                                     #    predict, submit, export, load_model use it (model=)
     ctc_unet.predict(run, "DIC-HeLa", sequences=["02"])        # -> [.../02_RES]
     rows = ctc_unet.evaluate(run, "DIC-HeLa", frames="report")  # -> [{"SEG": ...}, ...]
     ctc_unet.submit([run], "challenge", team="MyTeam")          # -> (folder, zip)
@@ -40,7 +41,7 @@ from ctc_unet.data.inspection import DatasetReport
 from ctc_unet.device import resolve_device
 from ctc_unet.errors import CtcUnetError
 from ctc_unet.inference.predictor import Predictor
-from ctc_unet.rundir import RunDir
+from ctc_unet.rundir import MODELS, RunDir, pick_model
 
 __all__ = ["CtcUnetError", "Demo", "Evaluation", "Model", "RunDir", "TrackRecord", "datasets",
            "demo", "download", "environment", "evaluate", "export", "inspect", "link",
@@ -98,24 +99,26 @@ class Model:
         return self.predictor.track([_frame(f) for f in frames])
 
 
-def load_model(source: str | Path | RunDir, *, device: str = "auto",
+def load_model(source: str | Path | RunDir, *, model: str = "auto", device: str = "auto",
                frame_shape: tuple[int, int] = (512, 512), tile: int | None = None,
                tta: bool | None = None) -> Model:
     """A trained model, ready to predict: a run directory's best checkpoint (else its last),
     or an exported bioimage.io package (``ctc-unet export``: a .zip or its folder), each with
-    its chosen post-processing. ``frame_shape`` sizes the automatic tile; ``tile`` / ``tta``
-    override the configuration."""
+    its chosen post-processing. ``model``: which of a run's models (auto, refit, protocol;
+    ``RunDir`` above). ``frame_shape`` sizes the automatic tile; ``tile`` / ``tta`` override
+    the configuration."""
     from ctc_unet.zoo.package import is_package, read_package, read_track_support
 
     if not isinstance(source, RunDir) and is_package(Path(source).expanduser()):
         path = Path(source).expanduser()
+        _one_model(path, model)
         cfg, post, state = read_package(path)
         pred = Predictor.from_parts(cfg, post, state, device=resolve_device(device),
                                     frame_shape=frame_shape, source=path, tile=tile, tta=tta)
         if cfg.tracking.track_support:
             pred.support = read_track_support(path)
         return Model(None, pred, source=path)
-    run = _run(source)
+    run = _model(source, model)
     run.load_config()  # a clear error when it is not a run directory
     return Model(run, Predictor.from_run(run, resolve_device(device), frame_shape, tile=tile,
                                         tta=tta))
@@ -210,17 +213,18 @@ def refit(run_dir: str | Path | RunDir, *, data: str | Path | None = None,
 # --------------------------------------------------------------------------- results
 
 
-def predict(run_dir: str | Path | RunDir, data: str | Path, *,
+def predict(run_dir: str | Path | RunDir, data: str | Path, *, model: str = "auto",
             sequences: Sequence[str] | None = None, out: str | Path | None = None,
             challenge: bool = False, device: str = "auto", tile: int | None = None,
             tta: bool | None = None, save_probabilities: bool = False, movie: bool = False,
             data_dir: str | Path | None = None, progress: bool | None = None) -> list[Path]:
     """Segment and track the sequences of ``data`` (a folder or a dataset name; its challenge
     copy with ``challenge``) into CTC result folders ``XX_RES``; returns their paths (for
-    ISBI 2012, the probability stack). ``movie``: also ``XX_tracks.gif`` beside each."""
+    ISBI 2012, the probability stack). ``model``: which of the run's models (auto: its
+    refit where one has finished). ``movie``: also ``XX_tracks.gif`` beside each."""
     from ctc_unet.workflow.predict import predict_run
 
-    return predict_run(_run(run_dir), str(data), sequences=list(sequences or []),
+    return predict_run(_model(run_dir, model), str(data), sequences=list(sequences or []),
                        out=_path(out), challenge=challenge, device=resolve_device(device),
                        tile=tile, tta=tta, save_probabilities=save_probabilities, movie=movie,
                        data_dir=_path(data_dir), progress=_shown(progress))
@@ -271,31 +275,35 @@ def evaluate(path: str | Path | RunDir, data: str | Path | None = None, *,
 
 
 def submit(run_dirs: Sequence[str | Path | RunDir], data: str | Path | None = None, *,
-           team: str, out: str | Path = "submissions", challenge: bool = True,
+           team: str, model: str = "auto", out: str | Path = "submissions", challenge: bool = True,
            device: str = "auto", wheel: str | Path | None = None,
            data_dir: str | Path | None = None,
            progress: bool | None = None) -> tuple[Path, Path]:
     """Package a Cell Tracking Challenge submission of one run per dataset; ``data`` is the
     folder holding the challenge datasets, a dataset's folder, a dataset name (its challenge
-    copy under the data root), or None (each run's dataset there). Returns the package
-    folder and its zip."""
+    copy under the data root), or None (each run's dataset there); ``model``: which of each
+    run's models (auto: its refit where one has finished). Returns the package folder and its
+    zip."""
     from ctc_unet.submission.package import package_submission
 
-    return package_submission([_run(r) for r in run_dirs], data=data, team=team,
+    return package_submission([_model(r, model) for r in run_dirs], data=data, team=team,
                               out=Path(out), device=resolve_device(device),
                               progress=_shown(progress), wheel=_path(wheel),
                               data_dir=_path(data_dir), challenge=challenge)
 
 
-def export(run_dir: str | Path | RunDir, *, data: str | Path | None = None,
-           out: str | Path | None = None, data_dir: str | Path | None = None) -> Path:
+def export(run_dir: str | Path | RunDir, *, model: str = "auto",
+           data: str | Path | None = None, out: str | Path | None = None,
+           data_dir: str | Path | None = None) -> Path:
     """Write the run as a bioimage.io model package (a zip that deepImageJ, ilastik, QuPath
     and napari open); ``data``: the run's dataset (default: found under the data root), one
-    frame of which becomes the package's test tensor. Needs ``pip install 'ctc-unet[export]'``.
+    frame of which becomes the package's test tensor; ``model``: which of the run's models
+    (auto: its refit where one has finished). Needs ``pip install 'ctc-unet[export]'``.
     Returns the zip."""
     from ctc_unet.zoo.bioimageio import export_package
 
-    return export_package(_run(run_dir), data=data, out=_path(out), data_dir=_path(data_dir))
+    return export_package(_model(run_dir, model), data=data, out=_path(out),
+                          data_dir=_path(data_dir))
 
 
 # --------------------------------------------------------------------------- arrays
@@ -487,6 +495,26 @@ def _run(value: str | Path | RunDir) -> RunDir:
 
     path = Path(value).expanduser()
     return package_run(path) if is_package(path) else RunDir(path)
+
+
+def _model(value: str | Path | RunDir, which: str) -> RunDir:
+    """The run directory of a run's model ``which`` (``ctc_unet.rundir.pick_model``); an
+    exported package holds one model."""
+    if not isinstance(value, RunDir):
+        from ctc_unet.zoo.package import is_package
+
+        if is_package(Path(value).expanduser()):
+            _one_model(Path(value).expanduser(), which)
+            return _run(value)
+    return pick_model(_run(value), which)
+
+
+def _one_model(package: Path, which: str) -> None:
+    if which not in MODELS:
+        raise CtcUnetError(f"model {which!r}: expected one of {', '.join(MODELS)}")
+    if which != "auto":
+        raise CtcUnetError(f"{package}: a model package holds one model; --model {which} "
+                           "chooses among a run directory's models")
 
 
 def _frame(image: np.ndarray | str | Path, frames: int = 1) -> np.ndarray:

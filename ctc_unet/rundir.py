@@ -14,6 +14,9 @@
     status.json          how the last training call ended (finished, interrupted, failed)
     .lock                held by the trainer that uses the run directory
     cache/targets/       weight maps, keyed by content
+    refit/               the run's refit on every annotated frame, a run directory of its
+                         own: once finished, the model predict, export and submit use
+                         (``pick_model``)
 """
 
 from __future__ import annotations
@@ -205,6 +208,13 @@ class RunDir:
         parent = Path(read_json(self.refit).get("parent", above))
         return RunDir(parent if parent.is_dir() else above)
 
+    @property
+    def name(self) -> str:
+        """The run's name: its folder's; a refit inside its run is ``RUN-refit``."""
+        parent = self.refit_parent()
+        inside = parent is not None and parent.root == self.root.parent
+        return f"{parent.root.name}-{self.root.name}" if inside else self.root.name
+
     def inputs(self) -> list[Path]:
         """The files that make the trained model (config, split, checkpoints, chosen
         post-processing, refit record): what no output of predict, evaluate, export or
@@ -304,6 +314,36 @@ class RunDir:
             except json.JSONDecodeError:
                 continue
         return out
+
+
+MODELS = ("auto", "refit", "protocol")
+
+
+def pick_model(run: RunDir, which: str = "auto") -> RunDir:
+    """Which model of a run to use (``which``): ``refit``, the run's refit on every annotated
+    frame (``RUN/refit``, made by ``ctc-unet refit``); ``protocol``, the model the run's
+    protocol trained, chose with and reported on; ``auto``, the refit where it has finished,
+    else the run's own. Given a refit itself, ``protocol`` is its parent run."""
+    if which not in MODELS:
+        raise CtcUnetError(f"model {which!r}: expected one of {', '.join(MODELS)}")
+    parent = run.refit_parent()
+    if parent is not None:
+        return parent if which == "protocol" else run
+    if which == "protocol":
+        return run
+    refit = RunDir(run.root / "refit")
+    if refit.refit.is_file() and refit.load_status().get("status") == "finished":
+        logger.info("%s: using its refit on every annotated frame, %s (--model protocol: the "
+                    "model the run chose with and reported on)", run.root, refit.root)
+        return refit
+    state = "has not finished (`ctc-unet refit RUN --resume` goes on)" if refit.root.is_dir() \
+        else "does not exist (`ctc-unet refit RUN` trains it)"
+    if which == "refit":
+        raise CtcUnetError(f"{run.root}: its refit {refit.root} {state}")
+    if refit.root.is_dir():
+        logger.warning("%s: its refit %s %s; using the run's own model", run.root, refit.root,
+                       state)
+    return run
 
 
 def read_json(path: Path) -> Any:

@@ -79,6 +79,8 @@ def test_a_full_refit_is_compared_on_a_sequence_that_neither_trained_on(run, tmp
     rows = results_table.refit_table([RunDir(refit)]).splitlines()[2:]
     assert len(rows) == 1 and "sequence 02 whole (trained on by neither)" in rows[0]
     assert "| 4 → 10 |" in rows[0] and "0.9000 → 0.9300 (+0.0300)" in rows[0]
+    # it reports on no frames of its own: the tables of reported scores leave it out
+    assert results_table.reporting([RunDir(parent), RunDir(refit)]) == [RunDir(parent)]
     # a sequence that one of them trained on scores neither
     scored(parent, "01", 0.95)
     scored(refit, "01", 0.99)

@@ -4,6 +4,7 @@ frame; with --hold-out its reporting frames (and their gap) stay apart to score 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -75,6 +76,13 @@ def test_refit_trains_on_every_frame_and_predicts(run, synthetic_root, tmp_path)
                                  "--device", "cpu"])
     assert result.exit_code == 0, result.output
     assert len(list((tmp_path / "p" / "02_RES").glob("mask*.tif"))) == 10
+    # the finished refit is now the run's default model; the protocol's stays reachable
+    for model, home in (("auto", refit.root), ("protocol", run)):
+        result = runner.invoke(app, ["predict", str(run), "--data", str(synthetic_root),
+                                     "--sequence", "02", "--model", model, "--device", "cpu"])
+        assert result.exit_code == 0, result.output
+        res = Path(result.output.strip().splitlines()[-1])
+        assert res.name == "02_RES" and res.parent.parent == home / "results"
     # an exported refit says whose choices and scores stand for it
     from ctc_unet.zoo.bioimageio import package_readme
 
@@ -83,6 +91,7 @@ def test_refit_trains_on_every_frame_and_predicts(run, synthetic_root, tmp_path)
         json.dumps([{"sequence": "02", "block": "all", "SEG": 0.5}]))
     text = package_readme(refit, refit.load_config(), split.train[0], 0.0)
     assert f"chosen by run `{run.name}`" in text and "SEG 0.500" in text
+    assert f"(ctc-unet run `{run.name}-refit`)" in text
     assert "trained on: sequence 01: 10 frames (0-9); sequence 02: 10 frames (0-9)" in text
     # nothing is left to score it on: one line, and the parent's scores stand for it
     result = runner.invoke(app, ["evaluate", str(refit.root), "--data", str(synthetic_root),

@@ -7,13 +7,14 @@ from typing import Annotated
 
 import typer
 
-from ctc_unet.cli.options import DataDirOption, user_errors
+from ctc_unet.cli.options import DataDirOption, ModelOption, user_errors
 
 
 @user_errors
 def export(
     run_dir: Annotated[Path, typer.Argument(help="A trained run directory.")],
     *,
+    model: ModelOption = "auto",
     data: Annotated[str | None, typer.Option(
         "--data", help="The run's dataset (folder or name); one of its frames becomes the "
         "package's test tensor. Default: the run's dataset under the data root.")] = None,
@@ -31,4 +32,4 @@ def export(
     runs it. Needs: pip install 'ctc-unet[export]'."""
     from ctc_unet import api
 
-    typer.echo(str(api.export(run_dir, data=data, out=out, data_dir=data_dir)))
+    typer.echo(str(api.export(run_dir, model=model, data=data, out=out, data_dir=data_dir)))

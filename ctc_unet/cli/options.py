@@ -27,6 +27,12 @@ DeviceOption = Annotated[str, typer.Option("--device", help="auto (CUDA when ava
                                           "cuda or cuda:N.")]
 
 
+ModelOption = Annotated[str, typer.Option(
+    "--model", help="Which of the run's models: auto (its refit on every annotated frame, "
+    "RUN/refit, where `ctc-unet refit` has made one; else the run's own), refit, or protocol "
+    "(the model the run chose with and reported on).")]
+
+
 DEBUG_ENV = "CTC_UNET_DEBUG"
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ctc_unet.cli.options import DataDirOption, DeviceOption, user_errors
+from ctc_unet.cli.options import DataDirOption, DeviceOption, ModelOption, user_errors
 
 logger = logging.getLogger(__name__)
 
@@ -22,11 +22,13 @@ def predict(
     data: Annotated[str, typer.Option(
         "--data", help="Dataset folder (CTC training or challenge layout, or ISBI 2012), or a "
         "dataset name under the data root.")],
+    model: ModelOption = "auto",
     sequences: Annotated[list[str] | None, typer.Option(
         "--sequence", help="Sequence(s) to predict, e.g. 01 (repeatable; default: all). "
         "For ISBI 2012: test (default) or train.")] = None,
     out: Annotated[Path | None, typer.Option(
-        "--out", help="Output folder for XX_RES/ (default: <run>/results/<dataset>).")] = None,
+        "--out", help="Output folder for XX_RES/ (default: results/<dataset> in the folder "
+        "of the model used: RUN, or RUN/refit).")] = None,
     challenge: Annotated[bool, typer.Option(
         "--challenge", help="With a dataset name: use its challenge sequences.")] = False,
     device: DeviceOption = "auto",
@@ -53,8 +55,8 @@ def predict(
     from ctc_unet import api
     from ctc_unet.cli.logsetup import is_interactive
 
-    for path in api.predict(run_dir, data, sequences=sequences, out=out, challenge=challenge,
-                            device=device, tile=tile, tta=tta,
+    for path in api.predict(run_dir, data, model=model, sequences=sequences, out=out,
+                            challenge=challenge, device=device, tile=tile, tta=tta,
                             save_probabilities=save_probabilities, movie=movie,
                             data_dir=data_dir, progress=is_interactive()):
         typer.echo(str(path))

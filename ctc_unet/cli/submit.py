@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ctc_unet.cli.options import DataDirOption, DeviceOption, user_errors
+from ctc_unet.cli.options import DataDirOption, DeviceOption, ModelOption, user_errors
 
 
 @user_errors
@@ -16,6 +16,7 @@ def submit(
         help="Run directories, one per dataset (each run's config names its dataset).")],
     *,
     team: Annotated[str, typer.Option("--team", help="Team name (letters, digits, - and _).")],
+    model: ModelOption = "auto",
     data: Annotated[str | None, typer.Option(
         "--data", help="Challenge data: a folder holding <DATASET>/ folders, the dataset's own "
         "folder (one run), or a dataset name; default: each run's dataset under the data "
@@ -39,8 +40,8 @@ def submit(
     from ctc_unet import api
     from ctc_unet.cli.logsetup import is_interactive
 
-    folder, archive = api.submit(run_dirs, data, team=team, out=out, challenge=challenge,
-                                 device=device, wheel=wheel, data_dir=data_dir,
+    folder, archive = api.submit(run_dirs, data, team=team, model=model, out=out,
+                                 challenge=challenge, device=device, wheel=wheel, data_dir=data_dir,
                                  progress=is_interactive())
     typer.echo(str(folder))
     typer.echo(str(archive))

@@ -117,19 +117,16 @@ def make_split(dataset: CtcDataset, cfg: Config) -> Split:
     marked = ([FrameRef(seq.name, t, "TRA") for t in sorted(seq.gt_tra)
                if t >= choose[0] and t not in masked and t in seq.frames]
               if rules.choose_markers else [])
-    _log_use(holdout, annotated, train, choose, reporting, cut)
-    if len(train_seqs) == 1 and report_seq is None:
-        logger.info("the run's model learns from %d of the %d annotated frames of sequence %s; "
-                    "once it has chosen, `ctc-unet refit RUN` trains the same recipe on all "
-                    "%d (measured against the run: docs/evaluation.md, \"Refit\")",
-                    sum(1 for r in train if r.source != "TRA"), len(annotated), holdout,
-                    len(annotated))
+    _log_use(holdout, annotated, train, choose, reporting, cut,
+             refit_hint=len(train_seqs) == 1 and report_seq is None)
     return Split(train, _annotated_refs(seq, choose), report, whole, marked)
 
 
 def _log_use(name: str, annotated: list[int], train: list[FrameRef], choose: list[int],
-             reporting: list[int], cut: int) -> None:
-    """Say how the protocol spends the held-out sequence's annotated (mask) frames."""
+             reporting: list[int], cut: int, refit_hint: bool = False) -> None:
+    """Say how the protocol spends the held-out sequence's annotated (mask) frames, and, with
+    ``refit_hint`` (it is the only training sequence and none reports whole), that refit
+    trains on all."""
     trained = {r.t for r in train if r.sequence == name and r.source != "TRA"}
     held = (reporting or choose)[0]
     gap = sum(1 for t in annotated if cut <= t < held)
@@ -138,6 +135,11 @@ def _log_use(name: str, annotated: list[int], train: list[FrameRef], choose: lis
                 "lie within split.gap_frames of the held-out block%s", name, len(trained),
                 len(annotated), len(choose), len(reporting), gap,
                 f", {other} are not of targets.source" if other else "")
+    if refit_hint:
+        logger.info("the run's model learns from %d of the %d annotated frames of sequence %s; "
+                    "once it has chosen, `ctc-unet refit RUN` trains the same recipe on all "
+                    "%d (measured against the run: docs/evaluation.md, \"Refit\")",
+                    len(trained), len(annotated), name, len(annotated))
 
 
 def isbi_split(n_slices: int, cfg: Config) -> Split:

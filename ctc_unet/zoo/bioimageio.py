@@ -109,7 +109,7 @@ def export_package(run: RunDir, *, data: str | Path | None, out: Path | None,
     root, _ = resolve_dataset(run.dataset(data), data_dir)
     if not root.is_dir():
         raise CtcUnetError(f"{root}: dataset folder not found (give --data)")
-    out = out or run.root / "export" / f"{run.root.name}.bioimageio.zip"
+    out = out or run.root / "export" / f"{run.name}.bioimageio.zip"
     if out.suffix != ".zip":
         raise CtcUnetError(f"{out}: the package is a .zip file")
     return export_run(run, root, out)
@@ -242,7 +242,7 @@ def _axes(depth: int, output: bool, context: int = 0) -> list[dict]:
 def model_rdf(run: RunDir, cfg: Config, ref: FrameRef) -> dict:
     """The package's rdf.yaml as a mapping (bioimage.io model description 0.5)."""
     mc = cfg.model
-    name = f"U-Net {cfg.dataset} {run.root.name}".replace("_", "-")
+    name = f"U-Net {cfg.dataset} {run.name}".replace("_", "-")
     low, high = PERCENTILES
     return {
         "type": "model", "format_version": FORMAT_VERSION, "name": name[:128],
@@ -286,7 +286,7 @@ def model_rdf(run: RunDir, cfg: Config, ref: FrameRef) -> dict:
                             "pytorch_version": torch.__version__.split("+")[0]},
         },
         "attachments": [{"source": "ctc_unet_config.yaml"}],
-        "config": {"ctc_unet": {"run": run.root.name, "dataset": cfg.dataset,
+        "config": {"ctc_unet": {"run": run.name, "dataset": cfg.dataset,
                                 "test_frame": f"{ref.sequence}:{ref.t}",
                                 "postprocess": _postprocess(run),
                                 **_track_support(run)}},
@@ -358,7 +358,7 @@ def package_readme(run: RunDir, cfg: Config, ref: FrameRef, diff: float) -> str:
     terms = ("ISBI 2012 EM segmentation challenge data (cite Cardona et al. 2010 and "
              "Arganda-Carreras et al. 2015)." if ref.source == "ISBI" else CTC_TERMS)
     return "\n".join([
-        f"# U-Net for {cfg.dataset} (ctc-unet run `{run.root.name}`)", "",
+        f"# U-Net for {cfg.dataset} (ctc-unet run `{run.name}`)", "",
         f"The U-Net of Ronneberger, Fischer and Brox (MICCAI 2015) with {mc.base_channels} base "
         f"channels and depth {mc.depth} (unpadded 3x3 convolutions), trained with ctc-unet.",
         "Output: per-pixel probabilities of background and cell (softmax).", "",
