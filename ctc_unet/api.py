@@ -104,9 +104,9 @@ def load_model(source: str | Path | RunDir, *, model: str = "auto", device: str 
                tta: bool | None = None) -> Model:
     """A trained model, ready to predict: a run directory's best checkpoint (else its last),
     or an exported bioimage.io package (``ctc-unet export``: a .zip or its folder), each with
-    its chosen post-processing. ``model``: which of a run's models (auto, refit, protocol;
-    ``RunDir`` above). ``frame_shape`` sizes the automatic tile; ``tile`` / ``tta`` override
-    the configuration."""
+    its chosen post-processing. ``model``: which of a run's models (auto, refit, protocol:
+    ``ctc_unet.rundir.pick_model``). ``frame_shape`` sizes the automatic tile; ``tile`` /
+    ``tta`` override the configuration."""
     from ctc_unet.zoo.package import is_package, read_package, read_track_support
 
     if not isinstance(source, RunDir) and is_package(Path(source).expanduser()):
