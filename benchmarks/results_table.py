@@ -369,7 +369,8 @@ def refit_table(runs: list[RunDir]) -> str:
 def reporting(runs: list[RunDir]) -> list[RunDir]:
     """The runs with reporting frames of their own: all but refits on every annotated frame,
     which only the refit table compares (on a sequence that neither trained on)."""
-    return [r for r in runs if not (refit_info(r) and not refit_info(r)["hold_out"])]
+    infos = [(r, refit_info(r)) for r in runs]
+    return [r for r, info in infos if info is None or info["hold_out"]]
 
 
 def tables(runs: list[RunDir], trials: bool) -> str:

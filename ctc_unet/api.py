@@ -41,7 +41,7 @@ from ctc_unet.data.inspection import DatasetReport
 from ctc_unet.device import resolve_device
 from ctc_unet.errors import CtcUnetError
 from ctc_unet.inference.predictor import Predictor
-from ctc_unet.rundir import MODELS, RunDir, pick_model
+from ctc_unet.rundir import RunDir, check_model, pick_model
 
 __all__ = ["CtcUnetError", "Demo", "Evaluation", "Model", "RunDir", "TrackRecord", "datasets",
            "demo", "download", "environment", "evaluate", "export", "inspect", "link",
@@ -510,8 +510,7 @@ def _model(value: str | Path | RunDir, which: str) -> RunDir:
 
 
 def _one_model(package: Path, which: str) -> None:
-    if which not in MODELS:
-        raise CtcUnetError(f"model {which!r}: expected one of {', '.join(MODELS)}")
+    check_model(which)
     if which != "auto":
         raise CtcUnetError(f"{package}: a model package holds one model; --model {which} "
                            "chooses among a run directory's models")

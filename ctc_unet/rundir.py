@@ -319,13 +319,18 @@ class RunDir:
 MODELS = ("auto", "refit", "protocol")
 
 
+def check_model(which: str) -> None:
+    """A one-line error unless ``which`` names one of a run's models (``MODELS``)."""
+    if which not in MODELS:
+        raise CtcUnetError(f"model {which!r}: expected one of {', '.join(MODELS)}")
+
+
 def pick_model(run: RunDir, which: str = "auto") -> RunDir:
     """Which model of a run to use (``which``): ``refit``, the run's refit on every annotated
     frame (``RUN/refit``, made by ``ctc-unet refit``); ``protocol``, the model the run's
     protocol trained, chose with and reported on; ``auto``, the refit where it has finished,
     else the run's own. Given a refit itself, ``protocol`` is its parent run."""
-    if which not in MODELS:
-        raise CtcUnetError(f"model {which!r}: expected one of {', '.join(MODELS)}")
+    check_model(which)
     parent = run.refit_parent()
     if parent is not None:
         return parent if which == "protocol" else run
