@@ -259,7 +259,8 @@ def recipe_key(run: RunDir) -> tuple[str, str]:
     """Runs of one recipe differ only by seed: (dataset, the config without the seed)."""
     cfg = to_dict(run.load_config())
     refit = refit_info(run)
-    drop = ("seed", "iterations") if refit else ("seed",)  # a refit's: the chosen checkpoint's
+    # a refit's iterations: the chosen checkpoint's; train.refit does not change the run's model
+    drop = ("seed", "iterations", "refit") if refit else ("seed", "refit")
     cfg["train"] = {k: v for k, v in cfg["train"].items() if k not in drop}
     if refit:
         cfg["refit"] = "hold-out" if refit["hold_out"] else "all"

@@ -182,17 +182,20 @@ def targets(dataset: str | Path, *, out: str | Path, sequence: str = "01",
 def train(dataset: str | Path, *, config: str | Path | None = None, profile: str | None = None,
           run_dir: str | Path | None = None, iterations: int | None = None,
           seed: int | None = None, device: str = "auto", resume: bool = False,
-          data_dir: str | Path | None = None, progress: bool | None = None) -> RunDir:
+          data_dir: str | Path | None = None, progress: bool | None = None,
+          refit: bool | None = None) -> RunDir:
     """Train the paper's U-Net on ``dataset`` (a name or alias, downloaded when missing, or a
     folder) and return the run directory (config, split, checkpoints, metrics, train.log,
-    the chosen post-processing). A stop signal checkpoints (``run.load_status()`` says
-    ``interrupted``); ``resume=True`` goes on."""
-    from ctc_unet.workflow.train import train_run
+    the chosen post-processing). Then, where ``train.refit`` asks for it (``refit``: True
+    always, False never), the same recipe again on every annotated frame into ``RUN/refit``,
+    the model ``predict`` then uses. A stop signal checkpoints (``run.load_status()``, or the
+    refit's, says ``interrupted``); ``resume=True`` goes on."""
+    from ctc_unet.workflow.refit import train_and_refit
 
-    return train_run(str(dataset), config=_path(config), profile=profile,
-                     data_dir=_path(data_dir), run_dir=_path(run_dir), iterations=iterations,
-                     seed=seed, device=resolve_device(device), resume=resume,
-                     progress=_shown(progress)).run
+    return train_and_refit(str(dataset), config=_path(config), profile=profile,
+                           data_dir=_path(data_dir), run_dir=_path(run_dir),
+                           iterations=iterations, seed=seed, device=resolve_device(device),
+                           resume=resume, progress=_shown(progress), refit=refit)[0].run
 
 
 def refit(run_dir: str | Path | RunDir, *, data: str | Path | None = None,

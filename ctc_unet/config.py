@@ -159,6 +159,7 @@ class TrainConfig:
     warmup_iterations: int = _d("train", "warmup_iterations")
     grad_clip: float = _d("train", "grad_clip")
     ema_decay: float = field(default=_d("train", "ema_decay"), metadata={"range": (0.0, 0.9999)})
+    refit: Literal["auto", "always", "never"] = _d("train", "refit")
     seed: int = _d("train", "seed")
     log_every: int = field(default=_d("train", "log_every"), metadata={"range": (1, 10**9)})
     val_every: int = field(default=_d("train", "val_every"), metadata={"range": (1, 10**9)})

@@ -14,8 +14,9 @@
     status.json          how the last training call ended (finished, interrupted, failed)
     .lock                held by the trainer that uses the run directory
     cache/targets/       weight maps, keyed by content
-    refit/               the run's refit on every annotated frame, a run directory of its
-                         own: once finished, the model predict, export and submit use
+    refit/               the run's refit on every annotated frame (``ctc-unet refit``, or
+                         ``train`` itself: ``train.refit``), a run directory of its own:
+                         once finished, the model predict, export and submit use
                          (``pick_model``)
 """
 

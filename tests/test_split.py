@@ -167,9 +167,10 @@ def test_the_split_says_how_it_spends_the_annotated_frames(tmp_path, caplog):
         make_split(open_ctc_dataset(root), cfg)
     assert ("sequence 01: 14 of its 30 annotated frames train, 4 choose, 8 report, 4 lie "
             "within split.gap_frames of the held-out block") in caplog.text
-    # one annotated sequence: the all-frames model is one command away
-    assert ("learns from 14 of the 30 annotated frames of sequence 01; once it has chosen, "
-            "`ctc-unet refit RUN` trains the same recipe on all 30") in caplog.text
+    # one annotated sequence with dense masks (train.refit auto leaves it): the all-frames
+    # model is one command away
+    assert ("learns from 14 of the 30 frames of sequence 01 with masks (GT+ST); once it has "
+            "chosen, `ctc-unet refit RUN` trains the same recipe on all 30") in caplog.text
 
 
 def test_no_refit_hint_where_a_second_sequence_reports(synthetic_root, caplog):

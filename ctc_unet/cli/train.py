@@ -39,13 +39,22 @@ def train(
     device: DeviceOption = "auto",
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue from the run directory's last checkpoint (model, "
-        "optimizer, schedule, RNG); starts fresh when there is none yet.")] = False,
+        "optimizer, schedule, RNG), or its unfinished refit; starts fresh when there is none "
+        "yet.")] = False,
+    refit: Annotated[bool | None, typer.Option(
+        "--refit/--no-refit", help="Once the run has chosen, train its recipe again on every "
+        "annotated frame (RUN/refit, the model predict, submit and export then use). Default: "
+        "train.refit, auto: where one annotated sequence trains and reports and has masks on "
+        "fewer than half its frames.", show_default=False)] = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Train the paper's U-Net on a dataset and write a self-describing run directory
-    (config.yaml, split.json, checkpoints, metrics.jsonl, train.log, curves.png).
+    (config.yaml, split.json, checkpoints, metrics.jsonl, train.log, curves.png). Where one
+    sparsely annotated sequence trains and reports (train.refit, --refit), the same recipe is
+    then trained again on every annotated frame into RUN/refit, the model predict uses.
 
-    SIGTERM or Ctrl-C saves a checkpoint and exits 0; rerun with --resume to go on.
+    SIGTERM or Ctrl-C saves a checkpoint and exits 0; rerun with --resume to go on (a
+    finished run is not trained again: its unfinished refit goes on).
 
     Under torchrun --nproc_per_node N it trains with DistributedDataParallel (gloo on CPU).
     """
@@ -57,19 +66,26 @@ def train(
         logging.getLogger().setLevel(logging.WARNING)
     run = api.train(dataset, config=config, profile=profile, run_dir=run_dir,
                     iterations=iterations, seed=seed, device=device, resume=resume,
-                    data_dir=data_dir, progress=is_interactive())
-    report_outcome(run, f"ctc-unet train {dataset}", rank)
+                    data_dir=data_dir, progress=is_interactive(), refit=refit)
+    flag = {None: "", True: " --refit", False: " --no-refit"}[refit]
+    report_outcome(run, f"ctc-unet train {dataset}{flag}", rank, refit_too=refit is not False)
     if int(os.environ.get("WORLD_SIZE", 1)) > 1:
         exit_rank()
 
 
-def report_outcome(run, command: str, rank: int = 0) -> None:
-    """The run directory on stdout; after a stop signal, how to resume ``command``."""
+def report_outcome(run, command: str, rank: int = 0, refit_too: bool = False) -> None:
+    """The run directory on stdout; after a stop signal, how to resume ``command``. With
+    ``refit_too``, a finished run whose refit (RUN/refit) was interrupted is resumed so."""
+    from ctc_unet.api import RunDir
+
     status = run.load_status() if rank == 0 else {}
+    refit, what = RunDir(run.root / "refit"), ""
+    if refit_too and status.get("status") == "finished" and refit.status.is_file():
+        status, what = refit.load_status(), f" (its refit, {refit.root})"
     if status.get("status") == "interrupted":
         # Exit 0 on purpose: SLURM must not count a checkpointed pre-emption as a failure.
         # status.json says "interrupted"; pipelines/train.sbatch requeues on it.
-        typer.echo(f"CHECKPOINTED on {status.get('detail')} at iteration "
+        typer.echo(f"CHECKPOINTED{what} on {status.get('detail')} at iteration "
                    f"{status.get('iteration')}/{status.get('iterations')}; resume with: "
                    f"{command} --run-dir {run.root} --resume", err=True)
     elif rank == 0:

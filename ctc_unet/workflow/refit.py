@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from ctc_unet.data.locate import resolve_dataset
+from ctc_unet.data.locate import dataset_name, resolve_dataset
 from ctc_unet.errors import CtcUnetError
 from ctc_unet.files import atomic_write, write_text_atomic
-from ctc_unet.rundir import RunDir, load_checkpoint
-from ctc_unet.training.split import refit_split
-from ctc_unet.workflow.train import TrainOutcome, train_run
+from ctc_unet.rundir import RunDir, load_checkpoint, read_json
+from ctc_unet.training.loop import TrainResult
+from ctc_unet.training.split import refit_reason, refit_split
+from ctc_unet.workflow.train import TrainOutcome, default_run_dir, train_run
 
 logger = logging.getLogger(__name__)
 
@@ -83,3 +85,73 @@ def refit_run(parent_dir: Path, *, data: str | None, run_dir: Path | None, hold_
     return train_run(str(root), config=None, profile=None, data_dir=data_dir, run_dir=run.root,
                      iterations=None, seed=seed, device=device, resume=resume,
                      progress=progress, recipe=recipe, split=split, on_ready=ready)
+
+
+def train_and_refit(name: str, *, config: Path | None, profile: str | None,
+                    data_dir: Path | None, run_dir: Path | None, iterations: int | None,
+                    seed: int | None, device: torch.device, resume: bool, progress: bool,
+                    refit: bool | None) -> tuple[TrainOutcome, TrainOutcome | None]:
+    """``train_run``, then, once the run has finished, its refit on every annotated frame
+    (``RUN/refit``) where ``train.refit`` asks for one (``refit``: True always, False never)
+    or, with ``resume``, where an unfinished one waits. A run that has finished is not trained
+    again by ``resume`` (unless ``iterations`` extends it). Returns the run's outcome and the
+    refit's (None when none trained in this call)."""
+    run = RunDir(run_dir or default_run_dir(dataset_name(name), profile))
+    if resume and _has_finished(run, iterations):
+        logger.info("%s has finished training (--iterations N extends it)", run.root)
+        status = run.load_status()
+        outcome = TrainOutcome(run, TrainResult(int(status.get("iteration") or 0), "finished",
+                                                None, ""), int(status.get("iterations") or 0))
+    else:
+        outcome = train_run(name, config=config, profile=profile, data_dir=data_dir,
+                            run_dir=run_dir, iterations=iterations, seed=seed, device=device,
+                            resume=resume, progress=progress, refit=refit)
+    if outcome.result.status != "finished" or int(os.environ.get("RANK", 0)) > 0:
+        return outcome, None
+    target = RunDir(default_refit_dir(run, hold_out=False))
+    waiting = resume and target.last.is_file() and \
+        target.load_status().get("status") != "finished"
+    reason = None if refit is False else _reason(run, data_dir, refit)
+    if refit is False or not (reason or waiting):
+        return outcome, None
+    reason = reason or f"{target.root} has not finished"
+    if int(os.environ.get("WORLD_SIZE", 1)) > 1:
+        logger.info("%s; under torchrun, train leaves the refit to `ctc-unet refit %s` (one "
+                    "process)", reason, run.root)
+        return outcome, None
+    if _made_already(run, target):
+        return outcome, None
+    logger.info("%s: refitting on every annotated frame into %s", reason, target.root)
+    return outcome, refit_run(run.root, data=None, run_dir=target.root, hold_out=False,
+                              seed=None, data_dir=data_dir, device=device,
+                              resume=target.last.is_file(), progress=progress)
+
+
+def _has_finished(run: RunDir, iterations: int | None) -> bool:
+    """Whether ``run`` finished training and ``iterations`` (if given) would not extend it."""
+    if not (run.last.is_file() and run.load_status().get("status") == "finished"):
+        return False
+    return iterations is None or iterations == run.load_config().train.iterations
+
+
+def _reason(run: RunDir, data_dir: Path | None, refit: bool | None) -> str | None:
+    """Why the finished ``run`` gets a refit (``refit_reason``; ``refit`` True forces one)."""
+    if refit:
+        return "--refit"
+    root = resolve_dataset(run.dataset(None), data_dir)[0]
+    return refit_reason(root, run.load_config())
+
+
+def _made_already(run: RunDir, target: RunDir) -> bool:
+    """Whether ``target``, a finished refit, stands; a warning where it was made from another
+    checkpoint of ``run`` than the one the run chose now (it is left as it is)."""
+    if not (target.refit.is_file() and target.load_status().get("status") == "finished"):
+        return False
+    made, chosen = read_json(target.refit).get("iterations"), chosen_iteration(run)
+    if made == chosen:
+        logger.info("%s has finished already", target.root)
+    else:
+        logger.warning("%s was trained for %s iterations but %s now chose its checkpoint at "
+                       "%d; remove it and run `ctc-unet refit %s` for a refit that matches",
+                       target.root, made, run.root, chosen, run.root)
+    return True

@@ -44,12 +44,14 @@ def train_run(name: str, *, config: Path | None, profile: str | None, data_dir: 
               run_dir: Path | None, iterations: int | None, seed: int | None,
               device: torch.device, resume: bool, progress: bool,
               recipe: Config | None = None, split: Split | None = None,
-              on_ready: Callable[[RunDir], None] | None = None) -> TrainOutcome:
+              on_ready: Callable[[RunDir], None] | None = None,
+              refit: bool | None = None) -> TrainOutcome:
     """Train on dataset ``name`` (a name or alias, downloaded when missing, or a folder) into
     a run directory; the parameters are ``ctc_unet.api.train``'s. Once every input has been
     checked, before anything is written, train.log opens in the run directory (and
     ``on_ready(run)`` is called). A fresh run trains ``recipe`` (default: the dataset's
-    configuration files) on ``split`` (default: the protocol of its ``split`` section)."""
+    configuration files) on ``split`` (default: the protocol of its ``split`` section).
+    ``refit`` (True: always, False: never) is recorded as the run's ``train.refit``."""
     rank = int(os.environ.get("RANK", 0))
     dataset = dataset_name(name)  # the configuration is checked before any download
     run = RunDir(run_dir or default_run_dir(dataset, profile))
@@ -60,6 +62,8 @@ def train_run(name: str, *, config: Path | None, profile: str | None, data_dir: 
     # a resumed run keeps its saved config and seed: the config files are not read
     recipe = (recipe or load_config(dataset, config, profile=profile)) if fresh else None
     cfg = _run_config(run, recipe, bool(config or profile), iterations, seed)
+    if refit is not None:
+        cfg = replace(cfg, train=replace(cfg.train, refit="always" if refit else "never"))
     root, _ = resolve_dataset(name, data_dir, download=True, progress=progress)
     check_apart(run.root, dataset_inputs(root), replaces=False)
     created = [p for p in (run.root, *run.root.parents) if not p.exists()][::-1]
