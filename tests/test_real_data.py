@@ -74,3 +74,24 @@ def test_isbi_labels_as_their_own_prediction_score_as_the_challenge_would(shared
         assert result.exit_code == 0, result.output
         row = json.loads((out / "evaluation.json").read_text())[0]
         assert row["rand_error"] < limit and row["info_error"] < limit, (name, row)
+
+
+def test_which_real_datasets_train_refits_by_itself(shared_data):
+    """``train.refit: auto`` on the data held here: a lone sequence with sparse masks is
+    refitted; silver truth on every frame, a second sequence that reports, or ISBI 2012's
+    slices (all annotated) are not."""
+    from pathlib import Path
+
+    from ctc_unet.config import load_config
+    from ctc_unet.training.split import refit_reason
+
+    dic, gowt1 = shared_data / "DIC-C2DH-HeLa", shared_data / "Fluo-N2DH-GOWT1"
+    assert refit_reason(dic, load_config("DIC-C2DH-HeLa", profile="cpu")) is None  # GT+ST: 84
+    # the paper's recipe trains on gold masks only, and 02 is not annotated here
+    assert refit_reason(dic, load_config("DIC-C2DH-HeLa")).endswith(
+        "has masks (GT) on 9 of its 84 frames")
+    assert refit_reason(gowt1, load_config("Fluo-N2DH-GOWT1", profile="cpu")) is None
+    alone = Path(__file__).resolve().parents[1] / "benchmarks/experiments/one-sequence.yaml"
+    assert refit_reason(gowt1, load_config("Fluo-N2DH-GOWT1", alone, profile="cpu")).endswith(
+        "has masks (GT+ST) on 30 of its 92 frames")
+    assert refit_reason(shared_data / "ISBI2012", load_config("ISBI2012")) is None
