@@ -210,6 +210,17 @@ class RunDir:
         return RunDir(parent if parent.is_dir() else above)
 
     @property
+    def own_refit(self) -> RunDir:
+        """``RUN/refit``: where the run's refit on every annotated frame lives (made by
+        ``ctc-unet refit`` or by ``train`` itself, ``train.refit``), whether or not it exists."""
+        return RunDir(self.root / "refit")
+
+    def finished_refit(self) -> RunDir | None:
+        """``own_refit`` once it is a refit (refit.json) whose training has finished."""
+        refit = self.own_refit
+        return refit if refit.refit.is_file() and refit.has_finished() else None
+
+    @property
     def name(self) -> str:
         """The run's name: its folder's; a refit inside its run is ``RUN-refit``."""
         parent = self.refit_parent()
@@ -248,6 +259,10 @@ class RunDir:
             return {}
         data = read_json(self.status)
         return data if isinstance(data, dict) else {}
+
+    def has_finished(self) -> bool:
+        """Whether the last training call finished (status.json says so)."""
+        return self.load_status().get("status") == "finished"
 
     def load_split(self) -> Split:
         """split.json: the frames that trained, chose and report."""
@@ -328,7 +343,7 @@ def check_model(which: str) -> None:
 
 def pick_model(run: RunDir, which: str = "auto") -> RunDir:
     """Which model of a run to use (``which``): ``refit``, the run's refit on every annotated
-    frame (``RUN/refit``, made by ``ctc-unet refit``); ``protocol``, the model the run's
+    frame (``RUN/refit``, ``RunDir.own_refit``); ``protocol``, the model the run's
     protocol trained, chose with and reported on; ``auto``, the refit where it has finished,
     else the run's own. Given a refit itself, ``protocol`` is its parent run."""
     check_model(which)
@@ -337,11 +352,12 @@ def pick_model(run: RunDir, which: str = "auto") -> RunDir:
         return parent if which == "protocol" else run
     if which == "protocol":
         return run
-    refit = RunDir(run.root / "refit")
-    if refit.refit.is_file() and refit.load_status().get("status") == "finished":
+    refit = run.finished_refit()
+    if refit is not None:
         logger.info("%s: using its refit on every annotated frame, %s (--model protocol: the "
                     "model the run chose with and reported on)", run.root, refit.root)
         return refit
+    refit = run.own_refit
     state = "has not finished (`ctc-unet refit RUN --resume` goes on)" if refit.root.is_dir() \
         else "does not exist (`ctc-unet refit RUN` trains it)"
     if which == "refit":

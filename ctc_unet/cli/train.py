@@ -76,10 +76,8 @@ def train(
 def report_outcome(run, command: str, rank: int = 0, refit_too: bool = False) -> None:
     """The run directory on stdout; after a stop signal, how to resume ``command``. With
     ``refit_too``, a finished run whose refit (RUN/refit) was interrupted is resumed so."""
-    from ctc_unet.api import RunDir
-
     status = run.load_status() if rank == 0 else {}
-    refit, what = RunDir(run.root / "refit"), ""
+    refit, what = run.own_refit, ""
     if refit_too and status.get("status") == "finished" and refit.status.is_file():
         status, what = refit.load_status(), f" (its refit, {refit.root})"
     if status.get("status") == "interrupted":

@@ -40,7 +40,7 @@ def chosen_iteration(parent: RunDir) -> int:
 
 def default_refit_dir(parent: RunDir, hold_out: bool) -> Path:
     """``RUN/refit`` (``RUN/refit-holdout`` with ``hold_out``)."""
-    return parent.root / ("refit-holdout" if hold_out else "refit")
+    return parent.root / "refit-holdout" if hold_out else parent.own_refit.root
 
 
 def refit_run(parent_dir: Path, *, data: str | None, run_dir: Path | None, hold_out: bool,
@@ -108,9 +108,8 @@ def train_and_refit(name: str, *, config: Path | None, profile: str | None,
                             resume=resume, progress=progress, refit=refit)
     if outcome.result.status != "finished" or int(os.environ.get("RANK", 0)) > 0:
         return outcome, None
-    target = RunDir(default_refit_dir(run, hold_out=False))
-    waiting = resume and target.last.is_file() and \
-        target.load_status().get("status") != "finished"
+    target = run.own_refit
+    waiting = resume and target.last.is_file() and not target.has_finished()
     reason = None if refit is False else _reason(run, data_dir, refit)
     if refit is False or not (reason or waiting):
         return outcome, None
@@ -119,7 +118,7 @@ def train_and_refit(name: str, *, config: Path | None, profile: str | None,
         logger.info("%s; under torchrun, train leaves the refit to `ctc-unet refit %s` (one "
                     "process)", reason, run.root)
         return outcome, None
-    if _made_already(run, target):
+    if _made_already(run):
         return outcome, None
     logger.info("%s: refitting on every annotated frame into %s", reason, target.root)
     return outcome, refit_run(run.root, data=None, run_dir=target.root, hold_out=False,
@@ -129,7 +128,7 @@ def train_and_refit(name: str, *, config: Path | None, profile: str | None,
 
 def _has_finished(run: RunDir, iterations: int | None) -> bool:
     """Whether ``run`` finished training and ``iterations`` (if given) would not extend it."""
-    if not (run.last.is_file() and run.load_status().get("status") == "finished"):
+    if not (run.last.is_file() and run.has_finished()):
         return False
     return iterations is None or iterations == run.load_config().train.iterations
 
@@ -142,10 +141,11 @@ def _reason(run: RunDir, data_dir: Path | None, refit: bool | None) -> str | Non
     return refit_reason(root, run.load_config())
 
 
-def _made_already(run: RunDir, target: RunDir) -> bool:
-    """Whether ``target``, a finished refit, stands; a warning where it was made from another
-    checkpoint of ``run`` than the one the run chose now (it is left as it is)."""
-    if not (target.refit.is_file() and target.load_status().get("status") == "finished"):
+def _made_already(run: RunDir) -> bool:
+    """Whether the run's refit has finished and stands; a warning where it was made from
+    another checkpoint of ``run`` than the one the run chose now (it is left as it is)."""
+    target = run.finished_refit()
+    if target is None:
         return False
     made, chosen = read_json(target.refit).get("iterations"), chosen_iteration(run)
     if made == chosen:
