@@ -16,9 +16,17 @@ from ctc_unet.data.ctc import TrackRecord
 benchmark_module("scoring")  # puts benchmarks/ on the path
 from candidate_graph.candidates import probability_candidates  # noqa: E402
 from candidate_graph.graph import build_links  # noqa: E402
-from candidate_graph.learn import full_solution, learn_costs, truth_labels  # noqa: E402
+from candidate_graph.learn import (  # noqa: E402
+    AOGM,
+    aogm_loss,
+    bundle_minimize,
+    full_solution,
+    learn_costs,
+    truth_labels,
+)
 from candidate_graph.program import (  # noqa: E402
     GraphCosts,
+    Solution,
     assemble,
     build_program,
     chosen_outlines,
@@ -134,3 +142,82 @@ def test_a_cell_chosen_at_a_higher_threshold_takes_its_chosen_level_outline():
     level[disk(20, 20, 9)] = 5
     out = chosen_outlines(cells, level)
     assert np.array_equal(out == 3, level == 5)
+
+
+def division_sequence():
+    """Five frames: cell 1 divides into 3 and 4 after frame 1, cell 2 stays; cell 2 lies
+    below the chosen threshold in frame 3; markers and tracks of the reference."""
+    cells = [[(20, 20, 0.97), (48, 48, 0.97)], [(20, 22, 0.97), (48, 48, 0.97)]]
+    cells += [[(12, 22, 0.97, 6), (30, 22, 0.97, 6), (48, 48, 0.97)] for _ in range(3)]
+    cells[3][2] = (48, 48, 0.65)
+    markers = []
+    for row in cells:
+        m = np.zeros((SIZE, SIZE), np.uint16)
+        labels = [1, 2] if len(row) == 2 else [3, 4, 2]
+        for label, (cy, cx, *_) in zip(labels, row, strict=True):
+            m[disk(cy, cx, 3)] = label
+        markers.append(m)
+    records = [TrackRecord(1, 0, 1, 0), TrackRecord(2, 0, 4, 0), TrackRecord(3, 2, 4, 1),
+               TrackRecord(4, 2, 4, 1)]
+    return frames_of(cells), markers, records
+
+
+def ctc_aogm(tmp_path, masks, records, markers, reference) -> dict:
+    """py-ctcmetrics' AOGM counts of a tracked result against markers and tracks."""
+    import tifffile
+
+    from ctc_unet.data.ctc import write_results
+    from ctc_unet.evaluation.ctc import evaluate_ctc_sequence
+
+    gt = tmp_path / "01_GT"
+    (gt / "TRA").mkdir(parents=True, exist_ok=True)
+    for t, m in enumerate(markers):
+        tifffile.imwrite(gt / "TRA" / f"man_track{t:03d}.tif", m)
+    (gt / "TRA" / "man_track.txt").write_text(
+        "".join(f"{r.label} {r.begin} {r.end} {r.parent}\n" for r in reference))
+    res = write_results(tmp_path / "out", "01", list(range(len(masks))), masks,
+                        records=records, digits=3)
+    return evaluate_ctc_sequence(res, gt, digits=3)
+
+
+@pytest.mark.parametrize("which", ["annotated", "hand-set", "one cell left out"])
+def test_the_aogm_loss_is_the_challenges_aogm(tmp_path, which):
+    probs, markers, reference = division_sequence()
+    frames = probability_candidates(probs, POST, 0, SPREAD)
+    links = build_links(frames, 1, 30.0)
+    base, gain = aogm_loss(frames, links, markers, reference)
+    n, e = sum(fc.ids.size for fc in frames), len(links)
+    if which == "hand-set":
+        sol = solve(frames, links, GraphCosts())
+        nodes, used = sol.nodes, sol.links
+    else:
+        xt, _, yt, _ = truth_labels(frames, links, markers, reference)
+        nodes, used = xt > 0, yt > 0
+        if which == "one cell left out":  # cell 2 of frame 2, and its two links
+            fc = frames[2]
+            gone = next(c for c, (cy, _) in zip(fc.ids, fc.centroids, strict=True)
+                        if nodes[c] and cy > 40)
+            nodes = nodes.copy()
+            nodes[gone] = False
+            used = used & (links.src != gone) & (links.dst != gone)
+    masks, records = assemble(frames, links, Solution(nodes, used, 0.0))
+    y = np.zeros(4 * n + e)
+    y[:n], y[n:n + e] = nodes, used
+    s = ctc_aogm(tmp_path, masks, records, markers, reference)
+    counts = {k: s[f"AOGM_{k.upper()}"] for k in AOGM}
+    # the challenge's AOGM but for edge semantics (EC), which the loss leaves out
+    assert base + gain @ y == pytest.approx(sum(AOGM[k] * counts[k] for k in AOGM))
+    if which == "annotated":
+        assert base + gain @ y == 0 and s["TRA"] == 1.0
+    if which == "one cell left out":
+        assert counts == {"ns": 0, "fn": 1, "fp": 0, "ed": 0, "ea": 2}
+
+
+def test_the_bundle_method_finds_a_known_minimum():
+    # 1/2 |w|^2 + |w1 - 3| + |w2 + 0.5|: w1 = 1 (slope 1 left of 3), w2 = -0.5 (at the kink)
+    def value_gradient(w):
+        r = w - np.array([3.0, -0.5])
+        return float(np.abs(r).sum()), np.sign(r)
+
+    w = bundle_minimize(value_gradient, 2, 1.0, 100, eps=1e-6)
+    assert w == pytest.approx([1.0, -0.5], abs=1e-3)
