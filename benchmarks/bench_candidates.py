@@ -150,22 +150,22 @@ def evaluate(a: argparse.Namespace) -> None:
         return pred.link(masks, [object_probability(m, p) for m, p in zip(masks, probs,
                                                                           strict=True)])
 
-    print(table_head("method"))
+    print(table_head("method", a.silver))
     if "today" in wanted:
         t0 = time.time()
         tracked, records = link([pred.instances(p) for p in probs])
-        print(tracked_row("today", seq, gt, tracked, records, block, time.time() - t0),
-              flush=True)
+        print(tracked_row("today", seq, gt, tracked, records, block, time.time() - t0,
+                          a.silver), flush=True)
     program = build_program(cache["frames"], cache["links"])
     for name, c in costs.items():
         sol = solve(cache["frames"], cache["links"], c, program=program)
         masks, records = assemble(cache["frames"], cache["links"], sol)
         print(tracked_row(f"program, {name} costs", seq, gt, masks, records, block,
-                          cache["seconds"] + sol.seconds), flush=True)
+                          cache["seconds"] + sol.seconds, a.silver), flush=True)
         tracked, records = link([m.astype(np.int32) for m in masks])
         print(tracked_row(f"program, {name} costs; its cells linked by today's tracker", seq,
-                          gt, tracked, records, block, cache["seconds"] + sol.seconds),
-              flush=True)
+                          gt, tracked, records, block, cache["seconds"] + sol.seconds,
+                          a.silver), flush=True)
         if a.outlines:
             level = chosen_level(cache["frames"])
             drawn = [chosen_outlines(m, fc.levels[level])
@@ -173,7 +173,7 @@ def evaluate(a: argparse.Namespace) -> None:
             tracked, records = link([m.astype(np.int32) for m in drawn])
             print(tracked_row(f"program, {name} costs; the chosen threshold's outlines, "
                               "linked by today's tracker", seq, gt, tracked, records, block,
-                              cache["seconds"] + sol.seconds), flush=True)
+                              cache["seconds"] + sol.seconds, a.silver), flush=True)
 
 
 def main() -> None:
@@ -218,6 +218,8 @@ def main() -> None:
     s.add_argument("candidates", type=Path)
     s.add_argument("--block", help="FIRST-LAST frames scored (default: all)")
     s.add_argument("--costs", type=Path, nargs="*", default=[], help="files of `learn`")
+    s.add_argument("--silver", action="store_true",
+                   help="also SEG against the silver truth (XX_ST) where the dataset has it")
     s.add_argument("--outlines", action="store_true",
                    help="also each program's cells drawn with the chosen threshold's outlines")
     s.add_argument("--only", nargs="*", help="rows to run: today, hand-set, or a learned "
