@@ -322,36 +322,35 @@ def _model_minimum(a: np.ndarray, b: np.ndarray, regularizer: float,
     return -(a.T @ alpha) / regularizer
 
 
-def learn_structured(program: Program, truth: np.ndarray, counted: np.ndarray,
+def hamming_gain(truth: np.ndarray, counted: np.ndarray) -> np.ndarray:
+    """The gain of the Hamming distance to ``truth`` over the variables where ``counted`` is
+    1, for ``learn_structured``: Hamming(truth, y) = gain @ (y - truth) for 0/1 vectors."""
+    return counted * (1 - 2 * truth)
+
+
+def learn_structured(program: Program, truth: np.ndarray, gain: np.ndarray,
                      dims: int = 12, regularizer: float = 1.0, iterations: int = 30,
-                     solve_seconds: float = 60.0,
-                     loss: tuple[float, np.ndarray] | None = None,
-                     bundle: str = "structsvm") -> tuple[GraphCosts, list[dict]]:
+                     solve_seconds: float = 60.0, bundle: str = "structsvm"
+                     ) -> tuple[GraphCosts, list[dict]]:
     """Weights (the first ``dims`` of ``GraphCosts.vector``'s) minimizing regularizer/2 |w|^2 +
-    max_y [w @ phi @ (truth - y) + Delta(truth, y)], by structsvm's bundle method
-    (convergence gap 1), the maximum found by the program (at most ``solve_seconds`` each: a
-    solution short of the maximum still gives a valid lower plane); and each iteration's
-    loss, Delta and seconds. Delta: the Hamming distance over the variables where
-    ``counted`` is 1, or with ``loss`` = (base, gain) a linear loss L(y) = base + gain @ y
-    (``aogm_loss``) as L(y) - L(truth). ``bundle``: structsvm's bundle method or
-    ``bundle_minimize`` ("scipy")."""
+    max_y [w @ phi @ (truth - y) + Delta(truth, y)], by a bundle method (convergence gap 1;
+    ``bundle``: structsvm's or ``bundle_minimize``, "scipy"), the maximum found by the
+    program (at most ``solve_seconds`` each: a solution short of the maximum still gives a
+    valid lower plane); and each iteration's loss, Delta and seconds. Delta = gain @ (y -
+    truth), L(y) - L(truth) of a loss linear in y: ``hamming_gain``, or the ``gain`` of
+    ``aogm_loss``."""
 
     if np.any(program.matrix @ truth < program.lower - 1e-9) or np.any(
             program.matrix @ truth > program.upper + 1e-9):
         raise ValueError("the annotated solution breaks the program's constraints")
     phi = program.phi[:dims]
-    if loss is None:
-        gain = counted * (1 - 2 * truth)  # Hamming(truth, y) = counted @ truth + gain @ y
-    else:
-        gain = loss[1]
-        counted = -gain  # so that counted @ truth + gain @ y = L(y) - L(truth)
     at_truth = phi @ truth
     history: list[dict] = []
 
     def value_gradient(w: np.ndarray) -> tuple[float, np.ndarray]:
         t0 = time.time()
         y = solve_program(program, phi.T @ w - gain, solve_seconds)
-        hamming = float(counted @ truth + gain @ y)
+        hamming = float(gain @ (y - truth))
         value = float(w @ (at_truth - phi @ y)) + hamming
         history.append({"w": np.round(w, 3).tolist(), "loss": round(value, 1),
                         "hamming": hamming, "seconds": round(time.time() - t0, 1)})
